@@ -1,0 +1,4 @@
+"""fitloop: lawful precision marketing for fashion e-commerce."""
+
+__version__ = "0.1.0"
+

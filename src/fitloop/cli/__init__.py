@@ -1,0 +1,1 @@
+"""fitloop.cli."""
