@@ -1,0 +1,144 @@
+"""Settings, read once from the environment (``FITLOOP_`` prefix) and passed in.
+
+Nothing reads the environment at import time; build a :class:`Settings` and
+hand it to :func:`fitloop.wiring.build` or :func:`fitloop.api.create_app`.
+
+>>> s = Settings(demo=True, data_dir="/tmp/fitloop-doc")
+>>> s.database_url.startswith("sqlite:///"), s.is_sqlite
+(True, True)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from fitloop.errors import ConfigError
+
+__all__ = ["Settings", "Environment", "WEAK_SECRETS", "generate_secrets"]
+
+#: Values that must never protect real shoppers' data.
+WEAK_SECRETS = frozenset({"", "secret", "changeme", "change-me", "password", "dev", "test", "demo", "fitloop", "default"})
+
+_SECRET_FIELDS = ("secret_key", "pseudonym_key", "master_key")
+_MIN_SECRET_CHARS = 32
+
+
+class Environment(str, Enum):
+    development = "development"
+    production = "production"
+
+
+def generate_secrets() -> dict[str, str]:
+    """Fresh random secrets, URL-safe, one per secret setting.
+
+    >>> sorted(generate_secrets())
+    ['master_key', 'pseudonym_key', 'secret_key']
+    """
+    return {name: secrets.token_urlsafe(32) for name in _SECRET_FIELDS}
+
+
+class Settings(BaseSettings):
+    """Every knob of a fitloop installation. Environment variables use the ``FITLOOP_`` prefix."""
+
+    model_config = SettingsConfigDict(env_prefix="FITLOOP_", env_file=None, extra="ignore", frozen=True)
+
+    data_dir: Path = Field(default=Path("fitloop-data"), description="Folder for the SQLite file, model bundles and demo secrets.")
+    database_url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite in data_dir.")
+    redis_url: str | None = Field(default=None, description="redis://host:port/db; optional.")
+    redis_prefix: str = Field(default="fitloop:", description="Namespace for every Redis key this installation writes.")
+    environment: Environment = Environment.development
+    demo: bool = Field(default=False, description="Demo mode: generates and keeps local secrets instead of refusing.")
+    secret_key: SecretStr = SecretStr("")
+    pseudonym_key: SecretStr = SecretStr("")
+    master_key: SecretStr = Field(default=SecretStr(""), description="Vault master key; 'v2:KEY,v1:OLD' for rotation.")
+    log_level: str = "INFO"
+    log_json: bool = True
+    auto_migrate: bool = Field(default=True, description="Apply database migrations on start.")
+    sqlite_synchronous: str = Field(default="FULL", description="SQLite synchronous pragma; FULL survives power loss.")
+    models_dir: Path | None = None
+    cors_origins: list[str] = Field(default_factory=list)
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_url(cls, v: str) -> str:
+        # Accept the libpq-style scheme people paste and pick the psycopg 3 driver for it.
+        for prefix in ("postgresql://", "postgres://"):
+            if v.startswith(prefix):
+                return "postgresql+psycopg://" + v[len(prefix):]
+        return v
+
+    @field_validator("sqlite_synchronous")
+    @classmethod
+    def _check_sync(cls, v: str) -> str:
+        if v.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+            raise ValueError("sqlite_synchronous must be one of OFF, NORMAL, FULL, EXTRA")
+        return v.upper()
+
+    @model_validator(mode="after")
+    def _defaults(self) -> "Settings":
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite:///{(self.data_dir / 'fitloop.db').as_posix()}")
+        if self.models_dir is None:
+            object.__setattr__(self, "models_dir", self.data_dir / "models")
+        return self
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment is Environment.production
+
+    def model_path(self) -> Path:
+        assert self.models_dir is not None
+        return self.models_dir
+
+    def secret(self, name: str) -> str:
+        """The plain value of a secret setting (after :meth:`with_secrets`)."""
+        value: SecretStr = getattr(self, name)
+        return value.get_secret_value()
+
+    def with_secrets(self) -> "Settings":
+        """Return settings whose secrets are safe to use, or raise :class:`ConfigError`.
+
+        In demo mode, missing secrets are generated once and kept in
+        ``data_dir/secrets.json`` (mode 0600) so a restarted demo can still read
+        what it encrypted. Outside demo mode a missing or weak secret is refused.
+        """
+        values = {name: self.secret(name) for name in _SECRET_FIELDS}
+        weak = [n for n, v in values.items() if v.lower() in WEAK_SECRETS or len(v) < _MIN_SECRET_CHARS]
+        if not weak:
+            return self
+        if not self.demo:
+            names = ", ".join(f"FITLOOP_{n.upper()}" for n in weak)
+            raise ConfigError(
+                f"unsafe or missing secrets: {names}. Set each to a random value of at least "
+                f"{_MIN_SECRET_CHARS} characters (`fitloop secrets generate` prints a set), "
+                "or run with FITLOOP_DEMO=1 for a local demo."
+            )
+        stored = self._load_demo_secrets()
+        update: dict[str, Any] = {n: SecretStr(stored[n]) for n in weak}
+        return self.model_copy(update=update)
+
+    def _load_demo_secrets(self) -> dict[str, str]:
+        path = self.data_dir / "secrets.json"
+        if path.exists():
+            data = json.loads(path.read_text())
+            if all(isinstance(data.get(n), str) and len(data[n]) >= _MIN_SECRET_CHARS for n in _SECRET_FIELDS):
+                return {n: data[n] for n in _SECRET_FIELDS}
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        data = generate_secrets()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh)
+        return data

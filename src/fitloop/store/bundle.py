@@ -1,0 +1,58 @@
+"""The set of stores one installation uses, as protocols only."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from fitloop.errors import FitloopError
+from fitloop.store.protocols import (
+    Cache,
+    CatalogStore,
+    EventBus,
+    EventStore,
+    ModelRegistry,
+    ProfileStore,
+    StoreHealth,
+    UserStore,
+)
+
+__all__ = ["Stores", "HealthCheck"]
+
+HealthCheck = Callable[[], str]
+"""Raises when unhealthy; returns a short detail string otherwise."""
+
+
+@dataclass
+class Stores:
+    """Every storage role, chosen by :func:`fitloop.wiring.build_stores`."""
+
+    events: EventStore
+    catalog: CatalogStore
+    users: UserStore
+    profiles: ProfileStore
+    models: ModelRegistry
+    cache: Cache
+    bus: EventBus
+    checks: dict[str, HealthCheck] = field(default_factory=dict)
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def health(self) -> list[StoreHealth]:
+        """Run every readiness check; never raises."""
+        out: list[StoreHealth] = []
+        for name, check in self.checks.items():
+            t0 = time.perf_counter()
+            try:
+                detail = check()
+                ok = True
+            except FitloopError as exc:
+                detail, ok = exc.message, False
+            except Exception as exc:  # noqa: BLE001 - readiness must report, not crash
+                detail, ok = f"{type(exc).__name__}: {exc}", False
+            out.append(StoreHealth(name, ok, detail, round((time.perf_counter() - t0) * 1000, 2)))
+        return out
+
+    def close(self) -> None:
+        for c in reversed(self.closers):
+            c()

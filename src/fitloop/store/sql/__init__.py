@@ -1,0 +1,21 @@
+"""SQL adapters (SQLAlchemy 2 Core) for SQLite and PostgreSQL, plus Alembic migrations."""
+
+from fitloop.store.sql.catalog import SqlCatalogStore
+from fitloop.store.sql.engine import make_engine
+from fitloop.store.sql.events import SqlEventStore
+from fitloop.store.sql.migrate import current_revision, head_revision, upgrade
+from fitloop.store.sql.models import SqlModelRegistry
+from fitloop.store.sql.profiles import SqlProfileStore
+from fitloop.store.sql.users import SqlUserStore
+
+__all__ = [
+    "SqlCatalogStore",
+    "SqlEventStore",
+    "SqlModelRegistry",
+    "SqlProfileStore",
+    "SqlUserStore",
+    "current_revision",
+    "head_revision",
+    "make_engine",
+    "upgrade",
+]

@@ -1,0 +1,66 @@
+"""Pseudonymous users and the append-only consent ledger on SQL."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Sequence
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.engine import Engine
+
+from fitloop.data import Consent, User
+from fitloop.store.sql import schema
+from fitloop.store.sql._util import begin, chunks, connect, upsert
+
+__all__ = ["SqlUserStore"]
+
+_U, _C = schema.users, schema.consents
+
+
+class SqlUserStore:
+    """:class:`~fitloop.store.protocols.UserStore` on SQLite or PostgreSQL."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._dialect = engine.dialect.name
+
+    def upsert_users(self, users: Sequence[User]) -> None:
+        if not users:
+            return
+        rows = [{"user_id": u.user_id, "created_at": u.created_at, "city": u.city, "traits": dict(u.traits)} for u in users]
+        with begin(self._engine) as conn:
+            for part in chunks(rows, 1000):
+                conn.execute(upsert(_U, self._dialect, ["user_id"], ["city", "traits"]), list(part))
+
+    def get_user(self, user_id: str) -> User | None:
+        with connect(self._engine) as conn:
+            r = conn.execute(select(_U).where(_U.c.user_id == user_id)).first()
+        return User(r.user_id, r.created_at, r.city, r.traits or {}) if r else None
+
+    def count_users(self) -> int:
+        with connect(self._engine) as conn:
+            return int(conn.execute(select(func.count()).select_from(_U)).scalar_one())
+
+    def iter_user_ids(self) -> Iterator[str]:
+        with connect(self._engine) as conn:
+            ids = list(conn.execute(select(_U.c.user_id).order_by(_U.c.user_id)).scalars())
+        yield from ids
+
+    def append_consents(self, consents: Sequence[Consent]) -> None:
+        if not consents:
+            return
+        rows: list[dict[str, Any]] = [
+            {"user_id": c.user_id, "purpose": c.purpose, "version": c.version, "granted": c.granted, "ts": c.ts, "source": c.source}
+            for c in consents
+        ]
+        with begin(self._engine) as conn:
+            conn.execute(_C.insert(), rows)
+
+    def consents(self, user_id: str) -> list[Consent]:
+        with connect(self._engine) as conn:
+            rows = conn.execute(select(_C).where(_C.c.user_id == user_id).order_by(_C.c.seq)).all()
+        return [Consent(r.user_id, r.purpose, r.version, r.granted, r.ts, r.source) for r in rows]
+
+    def delete_user(self, user_id: str) -> None:
+        with begin(self._engine) as conn:
+            conn.execute(delete(_U).where(_U.c.user_id == user_id))
+            conn.execute(delete(_C).where(_C.c.user_id == user_id))

@@ -1,0 +1,185 @@
+"""One storage conformance suite, run against SQLite, PostgreSQL, Redis and memory."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from fitloop.data import Consent, Event, EventType, Item, User, Variant
+from fitloop.errors import NotFound
+from fitloop.store import Cache, EventBus, Stores
+
+T0 = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def ev(i: int, user: str = "u1", typ: EventType = EventType.PRODUCT_VIEWED, item: str | None = "i1", **kw: Any) -> Event:
+    return Event(event_id=f"e{i}", type=typ, user_id=user, ts=T0 + timedelta(minutes=i), item_id=item, **kw)
+
+
+def item(i: int, **kw: Any) -> Item:
+    base: dict[str, Any] = dict(item_id=f"i{i}", title=f"Item {i}", category="tops", article_type="t-shirt", price=10.0 + i,
+                                colour="black", seasons=("summer",), variants=(Variant("S", 1), Variant("M", 0)),
+                                attributes={"fit": "regular"}, created_at=T0)
+    base.update(kw)
+    return Item(**base)
+
+
+class StoreConformance:
+    """Behaviour every system-of-record backend must show. Subclasses provide the ``stores`` fixture."""
+
+    @pytest.fixture
+    def stores(self) -> Stores:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- events
+    def test_append_is_idempotent_on_event_id(self, stores: Stores) -> None:
+        r1 = stores.events.append([ev(1), ev(2), ev(2)])
+        assert (r1.inserted, r1.duplicates) == (2, 1)
+        r2 = stores.events.append([ev(2), ev(3)])
+        assert (r2.inserted, r2.duplicates) == (1, 1)
+        assert stores.events.count() == 3
+
+    def test_event_round_trip(self, stores: Stores) -> None:
+        e = ev(1, typ=EventType.ORDER_COMPLETED, size="M", quantity=2, price=19.5,
+               properties={"order_id": "o1", "discount": 0.2, "nested": {"a": [1, 2]}}, source="web", anonymous_id="anon")
+        stores.events.append([e])
+        got = stores.events.get("e1")
+        assert got == e
+        assert got is not None and got.ts.tzinfo is not None
+
+    def test_scan_filters_and_orders(self, stores: Stores) -> None:
+        stores.events.append([ev(3, user="u2"), ev(1), ev(2, typ=EventType.CART_ADDED)])
+        assert [e.event_id for e in stores.events.scan()] == ["e1", "e2", "e3"]
+        assert [e.event_id for e in stores.events.scan(user_id="u1")] == ["e1", "e2"]
+        assert [e.event_id for e in stores.events.scan(types=["cart_added"])] == ["e2"]
+        assert [e.event_id for e in stores.events.scan(since=T0 + timedelta(minutes=2))] == ["e2", "e3"]
+        assert [e.event_id for e in stores.events.scan(limit=1)] == ["e1"]
+
+    def test_counts_and_frame(self, stores: Stores) -> None:
+        stores.events.append([ev(1), ev(2, typ=EventType.ORDER_COMPLETED, price=5.0, quantity=3), ev(3, item=None, typ=EventType.SEARCH)])
+        assert stores.events.count(type="order_completed") == 1
+        assert ("product_viewed", "default", 1) in stores.events.counts()
+        df = stores.events.frame()
+        assert list(df.columns) == ["user_id", "item_id", "ts", "kind", "value", "price"]
+        assert len(df) == 2  # events without an item are not interactions
+        order = df[df.kind == "order_completed"].iloc[0]
+        assert order.value == 3.0 and order.price == 5.0
+
+    def test_relink_and_delete_user(self, stores: Stores) -> None:
+        stores.events.append([ev(1, user="anon-1"), ev(2, user="anon-1"), ev(3, user="u9")])
+        assert stores.events.relink_user("anon-1", "u9") == 2
+        assert len(stores.events.scan(user_id="u9")) == 3
+        assert stores.events.delete_user("u9") == 3
+        assert stores.events.count() == 0
+
+    # ---------------------------------------------------------------- catalog
+    def test_catalog_upsert_get_iter(self, stores: Stores) -> None:
+        stores.catalog.upsert_items([item(i) for i in range(5)])
+        stores.catalog.upsert_items([item(1, title="Renamed", variants=(Variant("L", 4),))])
+        assert stores.catalog.count_items() == 5
+        got = stores.catalog.get_item("i1")
+        assert got is not None and got.title == "Renamed" and got.variants == (Variant("L", 4),)
+        assert stores.catalog.get_item("i0") == item(0)
+        assert stores.catalog.get_item("nope") is None
+        assert set(stores.catalog.get_items(["i2", "i3", "zz"])) == {"i2", "i3"}
+        assert [it.item_id for it in stores.catalog.iter_items(batch_size=2)] == [f"i{i}" for i in range(5)]
+
+    def test_stock_updates(self, stores: Stores) -> None:
+        stores.catalog.upsert_items([item(1)])
+        stores.catalog.set_stock("i1", "M", 7)
+        got = stores.catalog.get_item("i1")
+        assert got is not None and got.in_stock("M")
+        with pytest.raises(NotFound):
+            stores.catalog.set_stock("i1", "XXL", 1)
+
+    # ---------------------------------------------------------------- users and consent
+    def test_users_and_consent_ledger(self, stores: Stores) -> None:
+        stores.users.upsert_users([User("u1", T0, "Shanghai", {"age_band": "25-34"}), User("u2", T0, None, {})])
+        assert stores.users.count_users() == 2
+        assert stores.users.get_user("u1") == User("u1", T0, "Shanghai", {"age_band": "25-34"})
+        c1 = Consent("u1", "personalisation", 1, True, T0)
+        c2 = Consent("u1", "personalisation", 1, False, T0 + timedelta(seconds=1))
+        stores.users.append_consents([c1])
+        stores.users.append_consents([c2])
+        assert stores.users.consents("u1") == [c1, c2]
+        stores.users.delete_user("u1")
+        assert stores.users.get_user("u1") is None and stores.users.consents("u1") == []
+        assert list(stores.users.iter_user_ids()) == ["u2"]
+
+    # ---------------------------------------------------------------- profiles
+    def test_profiles(self, stores: Stores) -> None:
+        stores.profiles.put("u1", {"rfm": {"frequency": 3}, "tags": ["eco"]})
+        stores.profiles.put_many({"u1": {"v": 2}, "u2": {"v": 1}})
+        assert stores.profiles.get("u1") == {"v": 2}
+        assert dict(stores.profiles.iter_profiles()) == {"u1": {"v": 2}, "u2": {"v": 1}}
+        stores.profiles.delete("u1")
+        assert stores.profiles.get("u1") is None
+
+    # ---------------------------------------------------------------- models
+    def test_model_registry_activation(self, stores: Stores) -> None:
+        assert stores.models.active("rec") is None
+        stores.models.register("rec", "v1", "/m/v1", {"map12": 0.01})
+        stores.models.register("rec", "v2", "/m/v2", {}, activate=False)
+        active = stores.models.active("rec")
+        assert active is not None and active.version == "v1" and active.metadata == {"map12": 0.01}
+        stores.models.activate("rec", "v2")
+        active = stores.models.active("rec")
+        assert active is not None and active.version == "v2"
+        assert [m.version for m in stores.models.list("rec")] == ["v1", "v2"]
+        with pytest.raises(NotFound):
+            stores.models.activate("rec", "v9")
+
+    def test_health_reports_ok(self, stores: Stores) -> None:
+        health = stores.health()
+        assert health and all(h.ok for h in health), health
+
+
+class CacheConformance:
+    """Behaviour every cache backend must show."""
+
+    @pytest.fixture
+    def cache(self) -> Cache:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def test_get_set_delete(self, cache: Cache) -> None:
+        assert cache.get("missing") is None
+        cache.set("a", b"1")
+        assert cache.get("a") == b"1"
+        cache.delete("a")
+        assert cache.get("a") is None
+
+    def test_ttl_expires(self, cache: Cache) -> None:
+        cache.set("t", b"x", ttl_s=0.05)
+        time.sleep(0.15)
+        assert cache.get("t") is None
+
+    def test_incr_and_scan(self, cache: Cache) -> None:
+        assert cache.incr("rate:src") == 1
+        assert cache.incr("rate:src", 4) == 5
+        cache.set("rate:other", b"1")
+        assert cache.scan_keys("rate:") == ["rate:other", "rate:src"]
+        cache.ping()
+
+
+class EventBusConformance:
+    """Behaviour every event bus must show."""
+
+    @pytest.fixture
+    def bus(self) -> EventBus:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def test_publish_read_in_order(self, bus: EventBus) -> None:
+        ids = [bus.publish("t", {"n": i}) for i in range(3)]
+        got = bus.read("t")
+        assert [m for _, m in got] == [{"n": 0}, {"n": 1}, {"n": 2}]
+        assert [m for _, m in bus.read("t", after=ids[0])] == [{"n": 1}, {"n": 2}]
+
+    def test_subscribers_see_messages(self, bus: EventBus) -> None:
+        seen: list[dict[str, Any]] = []
+        bus.subscribe("s", seen.append)
+        bus.publish("s", {"x": "y"})
+        assert seen == [{"x": "y"}]
+        bus.ping()
