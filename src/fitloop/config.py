@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ _SECRET_FIELDS = ("secret_key", "pseudonym_key", "master_key")
 _MIN_SECRET_CHARS = 32
 
 
-class Environment(str, Enum):
+class Environment(StrEnum):
     development = "development"
     production = "production"
 
@@ -83,7 +83,7 @@ class Settings(BaseSettings):
         return v.upper()
 
     @model_validator(mode="after")
-    def _defaults(self) -> "Settings":
+    def _defaults(self) -> Settings:
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite:///{(self.data_dir / 'fitloop.db').as_posix()}")
         if self.models_dir is None:
@@ -108,7 +108,7 @@ class Settings(BaseSettings):
         value: SecretStr = getattr(self, name)
         return value.get_secret_value()
 
-    def with_secrets(self) -> "Settings":
+    def with_secrets(self) -> Settings:
         """Return settings whose secrets are safe to use, or raise :class:`ConfigError`.
 
         In demo mode, missing secrets are generated once and kept in

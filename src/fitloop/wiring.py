@@ -10,16 +10,20 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from sqlalchemy import text
 
 from fitloop.config import Settings
 from fitloop.errors import StoreUnavailable
+from fitloop.services.recommend import RecommendationService, Recommender
 from fitloop.store import Stores
 from fitloop.store.memory import MemoryCache, MemoryEventBus
 from fitloop.store.sql import (
     SqlCatalogStore,
     SqlEventStore,
+    SqlImpressionLog,
     SqlModelRegistry,
     SqlProfileStore,
     SqlUserStore,
@@ -29,7 +33,7 @@ from fitloop.store.sql import (
     upgrade,
 )
 
-__all__ = ["build_stores"]
+__all__ = ["Container", "build", "build_stores"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +62,7 @@ def build_stores(settings: Settings) -> Stores:
         users=SqlUserStore(engine),
         profiles=SqlProfileStore(engine),
         models=SqlModelRegistry(engine),
+        impressions=SqlImpressionLog(engine),
         cache=MemoryCache(),
         bus=MemoryEventBus(),
         checks={"database": check_database},
@@ -77,3 +82,44 @@ def build_stores(settings: Settings) -> Stores:
         stores.checks["redis"] = check_redis
         stores.closers.append(client.close)
     return stores
+
+
+def load_recommender(path: str) -> Recommender:
+    """Load a recommender bundle folder (format checked, no pickles)."""
+    from fitloop.recommend.bundle import load_bundle
+
+    return load_bundle(path)  # type: ignore[no-any-return]
+
+
+@dataclass
+class Container:
+    """Everything one process needs: settings, stores and the services built on them."""
+
+    settings: Settings
+    stores: Stores
+    recommendations: RecommendationService
+    _started: list[Callable[[], None]] = field(default_factory=list)
+
+    def start(self) -> None:
+        """Start background workers (model reloader, batch writers)."""
+        self.recommendations.start()
+        self._started.append(self.recommendations.stop)
+
+    def stop(self) -> None:
+        while self._started:
+            self._started.pop()()
+
+    def close(self) -> None:
+        self.stop()
+        self.stores.close()
+
+
+def build(settings: Settings) -> Container:
+    """Settings in, a ready container out. Secrets are checked here (weak ones refused outside demo mode)."""
+    settings = settings.with_secrets()
+    stores = build_stores(settings)
+    return Container(
+        settings=settings,
+        stores=stores,
+        recommendations=RecommendationService(stores, load_recommender),
+    )

@@ -17,7 +17,7 @@ columns are allowed and ignored unless a model asks for them):
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import pandas as pd
 

@@ -13,9 +13,10 @@ nothing from the rest of fitloop except :mod:`fitloop.errors`.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Mapping
+from typing import Any
 
 __all__ = [
     "EventType",
@@ -31,7 +32,7 @@ __all__ = [
 ]
 
 
-class EventType(str, enum.Enum):
+class EventType(enum.StrEnum):
     """The behaviour fitloop understands. Values are the wire names."""
 
     PRODUCT_VIEWED = "product_viewed"

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from fitloop.errors import FitloopError
 from fitloop.store.protocols import (
@@ -12,6 +12,7 @@ from fitloop.store.protocols import (
     CatalogStore,
     EventBus,
     EventStore,
+    ImpressionLog,
     ModelRegistry,
     ProfileStore,
     StoreHealth,
@@ -33,6 +34,7 @@ class Stores:
     users: UserStore
     profiles: ProfileStore
     models: ModelRegistry
+    impressions: ImpressionLog
     cache: Cache
     bus: EventBus
     checks: dict[str, HealthCheck] = field(default_factory=dict)

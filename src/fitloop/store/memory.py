@@ -6,7 +6,8 @@ import itertools
 import threading
 import time
 from collections import defaultdict, deque
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 __all__ = ["MemoryCache", "MemoryEventBus"]
 

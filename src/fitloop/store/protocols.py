@@ -8,9 +8,10 @@ Methods that change state return ``None`` or a small result record.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 
@@ -27,6 +28,8 @@ __all__ = [
     "Cache",
     "EventBus",
     "StoreHealth",
+    "Impression",
+    "ImpressionLog",
 ]
 
 
@@ -194,3 +197,30 @@ class EventBus(Protocol):
         ...
 
     def ping(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Impression:
+    """One served list: ``items`` holds ``{"item_id", "position", "score", "propensity", "source"}`` dicts."""
+
+    request_id: str
+    user_id: str
+    slot: str
+    policy_version: str
+    ts: datetime
+    items: tuple[Mapping[str, Any], ...]
+    context: Mapping[str, Any]
+
+
+@runtime_checkable
+class ImpressionLog(Protocol):
+    """Every served recommendation list, for off-policy evaluation and attribution."""
+
+    def log(self, impressions: Sequence[Impression]) -> None: ...
+
+    def scan(self, *, user_id: str | None = None, since: datetime | None = None, until: datetime | None = None,
+             limit: int | None = None) -> list[Impression]: ...
+
+    def count(self) -> int: ...
+
+    def delete_user(self, user_id: str) -> int: ...

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import redis
 from redis.exceptions import RedisError
@@ -14,7 +15,7 @@ from fitloop.errors import StoreUnavailable
 __all__ = ["RedisCache", "RedisEventBus", "connect_redis"]
 
 
-def connect_redis(url: str) -> "redis.Redis[bytes]":
+def connect_redis(url: str) -> redis.Redis[bytes]:
     """A client with short timeouts: a slow Redis must not stall a shopper's request."""
     return redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0, health_check_interval=30)
 
@@ -22,7 +23,7 @@ def connect_redis(url: str) -> "redis.Redis[bytes]":
 class RedisCache:
     """A :class:`~fitloop.store.protocols.Cache` on Redis; keys are namespaced by ``prefix``."""
 
-    def __init__(self, client: "redis.Redis[bytes]", *, prefix: str = "fitloop:") -> None:
+    def __init__(self, client: redis.Redis[bytes], *, prefix: str = "fitloop:") -> None:
         self._r = client
         self._p = prefix
 
@@ -64,7 +65,7 @@ class RedisCache:
 class RedisEventBus:
     """An :class:`~fitloop.store.protocols.EventBus` on Redis Streams (capped with MAXLEN ~)."""
 
-    def __init__(self, client: "redis.Redis[bytes]", *, prefix: str = "fitloop:stream:", maxlen: int = 1_000_000) -> None:
+    def __init__(self, client: redis.Redis[bytes], *, prefix: str = "fitloop:stream:", maxlen: int = 1_000_000) -> None:
         self._r = client
         self._p = prefix
         self._maxlen = maxlen

@@ -10,7 +10,7 @@ import pytest
 
 from fitloop.data import Consent, Event, EventType, Item, User, Variant
 from fitloop.errors import NotFound
-from fitloop.store import Cache, EventBus, Stores
+from fitloop.store import Cache, EventBus, Impression, Stores
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -132,6 +132,15 @@ class StoreConformance:
         with pytest.raises(NotFound):
             stores.models.activate("rec", "v9")
 
+    # ---------------------------------------------------------------- impressions
+    def test_impression_log_is_idempotent(self, stores: Stores) -> None:
+        imp = Impression("r1", "u1", "home", "pop-v1", T0,
+                         ({"item_id": "i1", "position": 0, "score": 1.0, "propensity": 0.5},), {"city": "Paris"})
+        stores.impressions.log([imp, imp])
+        assert stores.impressions.count() == 1
+        assert stores.impressions.scan(user_id="u1") == [imp]
+        assert stores.impressions.delete_user("u1") == 1
+
     def test_health_reports_ok(self, stores: Stores) -> None:
         health = stores.health()
         assert health and all(h.ok for h in health), health
@@ -183,3 +192,4 @@ class EventBusConformance:
         bus.publish("s", {"x": "y"})
         assert seen == [{"x": "y"}]
         bus.ping()
+

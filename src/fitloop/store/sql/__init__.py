@@ -3,6 +3,7 @@
 from fitloop.store.sql.catalog import SqlCatalogStore
 from fitloop.store.sql.engine import make_engine
 from fitloop.store.sql.events import SqlEventStore
+from fitloop.store.sql.impressions import SqlImpressionLog
 from fitloop.store.sql.migrate import current_revision, head_revision, upgrade
 from fitloop.store.sql.models import SqlModelRegistry
 from fitloop.store.sql.profiles import SqlProfileStore
@@ -11,6 +12,7 @@ from fitloop.store.sql.users import SqlUserStore
 __all__ = [
     "SqlCatalogStore",
     "SqlEventStore",
+    "SqlImpressionLog",
     "SqlModelRegistry",
     "SqlProfileStore",
     "SqlUserStore",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timezone
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Engine
@@ -50,7 +51,7 @@ class SqlCatalogStore:
     def upsert_items(self, items: Sequence[Item]) -> None:
         if not items:
             return
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with begin(self._engine) as conn:
             for part in chunks(items, 1000):
                 conn.execute(upsert(_I, self._dialect, ["item_id"], _ITEM_COLS), [_item_row(it, now) for it in part])

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import delete, func, select, update
@@ -62,7 +63,7 @@ class SqlEventStore:
     def append(self, events: Sequence[Event], *, received_at: datetime | None = None) -> AppendResult:
         if not events:
             return AppendResult(0, 0)
-        received_at = received_at or datetime.now(timezone.utc)
+        received_at = received_at or datetime.now(UTC)
         # Duplicates inside the batch count as duplicates too: keep the first.
         unique: dict[str, Event] = {}
         for ev in events:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
@@ -30,7 +31,7 @@ class SqlModelRegistry:
         self._dialect = engine.dialect.name
 
     def register(self, name: str, version: str, path: str, metadata: Mapping[str, Any], *, activate: bool = True) -> None:
-        row = {"name": name, "version": version, "path": path, "created_at": datetime.now(timezone.utc),
+        row = {"name": name, "version": version, "path": path, "created_at": datetime.now(UTC),
                "metadata": dict(metadata), "active": False}
         with begin(self._engine) as conn:
             conn.execute(upsert(_M, self._dialect, ["name", "version"], ["path", "metadata"]), [row])

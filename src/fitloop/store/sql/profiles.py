@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
@@ -29,7 +30,7 @@ class SqlProfileStore:
     def put_many(self, profiles: Mapping[str, Mapping[str, Any]]) -> None:
         if not profiles:
             return
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         rows = [{"user_id": u, "data": dict(p), "updated_at": now} for u, p in profiles.items()]
         with begin(self._engine) as conn:
             for part in chunks(rows, 1000):

@@ -8,7 +8,7 @@ PostgreSQL round-trip the same values.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-__all__ = ["metadata", "UTCDateTime", "JSONDoc", "events", "items", "variants", "users", "consents", "profiles", "models"]
+__all__ = ["metadata", "UTCDateTime", "JSONDoc", "events", "items", "variants", "users", "consents", "profiles", "models", "impressions"]
 
 metadata = MetaData()
 
@@ -45,13 +45,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         if value.tzinfo is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+            value = value.astimezone(UTC).replace(tzinfo=None)
         return value
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=timezone.utc)
+        return value.replace(tzinfo=UTC)
 
 
 # JSONB on PostgreSQL (indexable, compact), JSON text elsewhere.
@@ -153,6 +153,20 @@ models = Table(
     Column("metadata", JSONDoc, nullable=False),
     Column("active", Boolean, nullable=False, default=False),
     PrimaryKeyConstraint("name", "version", name="pk_models"),
+)
+
+impressions = Table(
+    "impressions",
+    metadata,
+    Column("request_id", String(64), primary_key=True),
+    Column("user_id", String(128), nullable=False),
+    Column("slot", String(32), nullable=False),
+    Column("policy_version", String(64), nullable=False),
+    Column("ts", UTCDateTime(), nullable=False),
+    Column("items", JSONDoc, nullable=False),
+    Column("context", JSONDoc, nullable=False),
+    Index("ix_impressions_user_ts", "user_id", "ts"),
+    Index("ix_impressions_ts", "ts"),
 )
 
 # Keep LargeBinary importable for later migrations (vault ciphertexts, quarantine payloads).

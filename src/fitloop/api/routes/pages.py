@@ -1,0 +1,35 @@
+"""The landing page and static assets."""
+
+from __future__ import annotations
+
+from itertools import islice
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from fitloop.web import STATIC_DIR, templates
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/", response_class=HTMLResponse)
+def landing(request: Request) -> Response:
+    ctr = request.app.state.container
+    stores = ctr.stores
+    active = stores.models.active("recommender")
+    stats = {
+        "n_items": stores.catalog.count_items(),
+        "n_users": stores.users.count_users(),
+        "n_events": stores.events.count(),
+        "model": active.version if active else None,
+        "health": [(h.name, h.ok) for h in stores.health()],
+        "sample_users": list(islice(stores.users.iter_user_ids(), 3)),
+        "links": [],
+    }
+    return templates.TemplateResponse(request, "landing.html", {"stats": stats})
+
+
+def static_files() -> StaticFiles:
+    """The shared CSS/JS, served locally (no CDN: the console works offline)."""
+    return StaticFiles(directory=str(STATIC_DIR))

@@ -1,0 +1,65 @@
+"""``GET /v1/recommendations``: a personalised list with a plain-language reason per item."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from fitloop.api.logs import request_id_var
+from fitloop.data import Context
+from fitloop.services.recommend import MAX_K, SLOTS
+
+router = APIRouter(prefix="/v1", tags=["recommendations"])
+
+
+class RecommendedItem(BaseModel):
+    item_id: str
+    score: float
+    reason: str = Field(description="Why this item, in plain words.")
+    propensity: float = Field(description="Probability with which the policy showed this item here.")
+    source: str = Field("", description="The candidate source that proposed it.")
+
+
+class RecommendationList(BaseModel):
+    user_id: str
+    request_id: str
+    policy_version: str
+    cold_start: bool = Field(description="True when the shopper is unknown and the list is not personalised.")
+    items: list[RecommendedItem]
+
+
+@router.get(
+    "/recommendations",
+    response_model=RecommendationList,
+    summary="Recommend items for a shopper",
+    responses={422: {"description": "a parameter is malformed"}, 503: {"description": "no model trained yet"}},
+)
+def recommendations(
+    request: Request,
+    user_id: Annotated[str, Query(min_length=1, max_length=128, description="The shopper's id (pseudonymous).")],
+    slot: Annotated[str, Query(description=f"Where the list is shown: {', '.join(SLOTS)}.")] = "home",
+    k: Annotated[int, Query(ge=1, le=MAX_K, description="How many items.")] = 12,
+    size: Annotated[str | None, Query(max_length=32, description="Only items in stock in this size.")] = None,
+    exclude: Annotated[list[str] | None, Query(description="Item ids never to show (repeat or comma-separate).")] = None,
+    item_id: Annotated[str | None, Query(max_length=128, description="The item on the page (product/cart slots).")] = None,
+    city: Annotated[str | None, Query(max_length=64)] = None,
+    day: Annotated[date | None, Query(description="Date in the shopper's city (YYYY-MM-DD).")] = None,
+    temperature_c: Annotated[float | None, Query(ge=-60, le=60)] = None,
+    rain_mm: Annotated[float | None, Query(ge=0, le=500)] = None,
+) -> RecommendationList:
+    service = request.app.state.container.recommendations
+    excluded = {x.strip() for raw in (exclude or []) for x in raw.split(",") if x.strip()}
+    ctx = Context(slot=slot, city=city, day=day, temperature_c=temperature_c, rain_mm=rain_mm, item_id=item_id)
+    recs = service.recommend(user_id, slot=slot, k=k, context=ctx, exclude=excluded, size=size,
+                             request_id=request_id_var.get())
+    return RecommendationList(
+        user_id=recs.user_id,
+        request_id=recs.request_id,
+        policy_version=recs.policy_version,
+        cold_start=recs.cold_start,
+        items=[RecommendedItem(item_id=i.item_id, score=i.score, reason=i.reason, propensity=i.propensity, source=i.source)
+               for i in recs.items],
+    )

@@ -1,0 +1,104 @@
+"""``fitloop serve`` and ``fitloop demo``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from fitloop.api.app import create_app
+from fitloop.cli._common import console, make_settings
+from fitloop.config import Settings
+from fitloop.wiring import Container, build
+
+
+def _run_server(settings: Settings, host: str, port: int, container: Container | None = None) -> None:
+    app = create_app(settings, container=container)
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, server_header=False,
+                            timeout_graceful_shutdown=5)
+    # uvicorn installs SIGINT/SIGTERM handlers: Ctrl-C drains requests, runs the lifespan shutdown
+    # (flushing queued writes) and returns here.
+    uvicorn.Server(config).run()
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    database_url: Annotated[str | None, typer.Option(help="Overrides FITLOOP_DATABASE_URL.")] = None,
+) -> None:
+    """Serve the API and pages; the store is chosen by FITLOOP_DATABASE_URL (and FITLOOP_REDIS_URL)."""
+    settings = make_settings(database_url=database_url)
+    console.print(f"fitloop serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs) — Ctrl-C stops")
+    _run_server(settings, host, port)
+
+
+def demo(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    data_dir: Annotated[Path, typer.Option(help="Where the demo's SQLite file and models live.")] = Path("fitloop-data"),
+    items: Annotated[int, typer.Option(min=50, max=200_000, help="Items in the simulated catalog.")] = 5000,
+    shoppers: Annotated[int, typer.Option(min=20, max=200_000, help="Simulated shoppers.")] = 2000,
+    events: Annotated[int, typer.Option(min=1000, max=10_000_000, help="Approximate number of events.")] = 200_000,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same shop.")] = 7,
+    fresh: Annotated[bool, typer.Option(help="Delete the demo store and start over.")] = False,
+    serve_api: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve after loading (default) or exit.")] = True,
+) -> None:
+    """Generate a simulated fashion shop, load it into SQLite, train a first recommender and serve it."""
+    from fitloop.evaluate.simulator import ShopConfig, SimulatedShop
+    from fitloop.services.shop_loader import load_shop
+    from fitloop.services.training import train_from_stores
+
+    t0 = time.perf_counter()
+    if fresh and data_dir.exists():
+        for name in ("fitloop.db", "fitloop.db-wal", "fitloop.db-shm"):
+            (data_dir / name).unlink(missing_ok=True)
+    # The demo is always the embedded SQLite store, whatever FITLOOP_DATABASE_URL says.
+    settings = make_settings(data_dir=data_dir, database_url=f"sqlite:///{(data_dir / 'fitloop.db').as_posix()}",
+                             demo=True, redis_url="")
+    settings = settings.model_copy(update={"redis_url": None})
+    container = build(settings)
+    stores = container.stores
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=console)
+    with progress:
+        if stores.catalog.count_items() == 0:
+            task = progress.add_task("generating the simulated shop", total=None)
+            shop = SimulatedShop.generate(ShopConfig(n_items=items, n_shoppers=shoppers, n_events=events, seed=seed))
+            progress.update(task, total=1, completed=1,
+                            description=f"generated {len(shop.items):,} items, {len(shop.shoppers):,} shoppers, "
+                                        f"{len(shop.events):,} events")
+            task = progress.add_task("loading into SQLite", total=len(shop.events))
+            load_shop(stores, shop.items, shop.shoppers, shop.events.to_events(),
+                      on_events=lambda n: progress.advance(task, n))
+        else:
+            progress.add_task(f"reusing the shop in {data_dir} (--fresh starts over)", total=1, completed=1)
+        if stores.models.active("recommender") is None:
+            task = progress.add_task("training the first recommender", total=None)
+            report = train_from_stores(stores, settings.model_path(),
+                                       on_step=lambda msg: progress.update(task, description=f"training: {msg}"))
+            progress.update(task, total=1, completed=1,
+                            description=f"trained recommender {report.record.version} in {report.seconds:.1f}s")
+    sample = next(iter(stores.users.iter_user_ids()), None)
+    console.print(f"\n[bold]Ready in {time.perf_counter() - t0:.0f}s.[/]")
+    base = f"http://{host}:{port}"
+    console.print(f"  landing page     {base}/")
+    console.print(f"  API docs         {base}/docs")
+    if sample:
+        console.print(f"  recommendations  {base}/v1/recommendations?user_id={sample}&k=12")
+    if not serve_api:
+        container.close()
+        return
+    console.print("Ctrl-C stops the server.\n")
+    try:
+        _run_server(settings, host, port, container)
+    finally:
+        container.close()
+
+
+def register(root: typer.Typer) -> None:
+    root.command("serve")(serve)
+    root.command("demo")(demo)

@@ -1,0 +1,206 @@
+"""Serving recommendations: the active model bundle, hot-reloaded; stock filters; impression logging.
+
+The service never blocks a shopper on a reload: a background thread polls the
+model registry, loads a new bundle next to the serving one and swaps a single
+reference. A bundle that fails to load is refused and the previous one keeps
+serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from fitloop.data import Context, Recommendations, ScoredItem
+from fitloop.errors import FitloopError, InvalidInput, NotTrained
+from fitloop.services.writer import BatchWriter
+from fitloop.store import Impression, Stores
+
+__all__ = ["Recommender", "RecommendationService", "StockView", "MODEL_NAME", "SLOTS"]
+
+log = logging.getLogger(__name__)
+
+MODEL_NAME = "recommender"
+SLOTS = ("home", "product", "cart", "search", "email", "push")
+MAX_K = 100
+
+
+class Recommender(Protocol):
+    """What a loaded model bundle offers the service (see :mod:`fitloop.recommend`)."""
+
+    def recommend(
+        self,
+        user_id: str,
+        k: int = 12,
+        context: Context | None = None,
+        exclude: Iterable[str] = (),
+        in_stock: Callable[[str], bool] | None = None,
+    ) -> list[ScoredItem]: ...
+
+    def knows_user(self, user_id: str) -> bool: ...
+
+
+class StockView:
+    """A snapshot of which sizes are in stock, for O(1) filtering on the request path."""
+
+    def __init__(self, sizes_in_stock: dict[str, frozenset[str]] | None = None) -> None:
+        self._sizes = sizes_in_stock or {}
+
+    @classmethod
+    def from_stores(cls, stores: Stores) -> StockView:
+        return cls({it.item_id: frozenset(it.sizes_in_stock()) if it.variants else frozenset({"*"})
+                    for it in stores.catalog.iter_items(batch_size=5000)})
+
+    def filter_for(self, size: str | None) -> Callable[[str], bool] | None:
+        if not self._sizes:
+            return None  # nothing known about stock: do not filter
+        sizes = self._sizes
+
+        def in_stock(item_id: str) -> bool:
+            s = sizes.get(item_id)
+            if s is None:
+                return False  # not in the catalog (any more)
+            if "*" in s:
+                return True  # an item sold without sizes
+            return bool(s) if size is None else size in s
+
+        return in_stock
+
+
+class RecommendationService:
+    """Serve lists from the active ``recommender`` bundle and log every list as an impression."""
+
+    def __init__(
+        self,
+        stores: Stores,
+        load_bundle: Callable[[str], Recommender],
+        *,
+        reload_interval_s: float = 2.0,
+        stock_refresh_s: float = 30.0,
+    ) -> None:
+        self._stores = stores
+        self._load_bundle = load_bundle
+        self._reload_interval_s = reload_interval_s
+        self._stock_refresh_s = stock_refresh_s
+        self._model: Recommender | None = None
+        self._version: str | None = None
+        self._failed_version: str | None = None
+        self._stock = StockView()
+        self._stock_loaded_at = 0.0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._writer: BatchWriter[Impression] = BatchWriter(stores.impressions.log, name="impression-writer")
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        self._writer.start()
+        self.reload()
+        self._thread = threading.Thread(target=self._poll, name="model-reloader", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(5)
+        self._writer.close()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self._reload_interval_s):
+            try:
+                self.reload()
+                if time.monotonic() - self._stock_loaded_at > self._stock_refresh_s:
+                    self.refresh_stock()
+            except Exception:  # noqa: BLE001 - the poller must survive a bad moment of the store
+                log.exception("model reload poll failed")
+
+    def refresh_stock(self) -> None:
+        self._stock = StockView.from_stores(self._stores)
+        self._stock_loaded_at = time.monotonic()
+
+    def reload(self) -> bool:
+        """Load the registry's active bundle if it changed. Returns True when a new one serves now."""
+        record = self._stores.models.active(MODEL_NAME)
+        if record is None or record.version in (self._version, self._failed_version):
+            return False
+        with self._lock:
+            try:
+                model = self._load_bundle(record.path)
+            except FitloopError as exc:
+                self._failed_version = record.version
+                log.error("model bundle %s refused, previous one keeps serving: %s", record.version, exc.message,
+                          extra={"code": exc.code, "path": record.path})
+                return False
+            self._model, self._version = model, record.version
+            self.refresh_stock()
+        log.info("serving model bundle", extra={"version": record.version, "path": record.path})
+        return True
+
+    @property
+    def version(self) -> str | None:
+        return self._version
+
+    # ------------------------------------------------------------------ serving
+    def recommend(
+        self,
+        user_id: str,
+        *,
+        slot: str = "home",
+        k: int = 12,
+        context: Context | None = None,
+        exclude: Iterable[str] = (),
+        size: str | None = None,
+        request_id: str | None = None,
+    ) -> Recommendations:
+        if not user_id or len(user_id) > 128:
+            raise InvalidInput("user_id must be 1 to 128 characters", code="invalid_user_id")
+        if not 1 <= k <= MAX_K:
+            raise InvalidInput(f"k must be between 1 and {MAX_K}, got {k}", code="invalid_k")
+        if slot not in SLOTS:
+            raise InvalidInput(f"slot must be one of {', '.join(SLOTS)}; got {slot!r}", code="invalid_slot")
+        model = self._model
+        if model is None:
+            self.reload()
+            model = self._model
+        if model is None:
+            raise NotTrained(
+                "no recommendation model has been trained yet; run `fitloop train` (or `fitloop demo`) and retry",
+            )
+        ctx = context or Context(slot=slot)
+        items = model.recommend(user_id, k=k, context=ctx, exclude=set(exclude), in_stock=self._stock.filter_for(size))
+        rid = request_id or uuid.uuid4().hex
+        recs = Recommendations(
+            user_id=user_id,
+            items=tuple(items),
+            policy_version=self._version or "unknown",
+            request_id=rid,
+            cold_start=not model.knows_user(user_id),
+        )
+        self._log_impression(recs, slot, ctx)
+        return recs
+
+    def _log_impression(self, recs: Recommendations, slot: str, ctx: Context) -> None:
+        context: dict[str, Any] = {k: v for k, v in asdict(ctx).items() if v not in (None, {}, "")}
+        if "day" in context:
+            context["day"] = str(context["day"])
+        self._writer.put(
+            Impression(
+                request_id=recs.request_id,
+                user_id=recs.user_id,
+                slot=slot,
+                policy_version=recs.policy_version,
+                ts=datetime.now(UTC),
+                items=tuple(
+                    {"item_id": it.item_id, "position": pos, "score": round(float(it.score), 6),
+                     "propensity": float(it.propensity), "source": it.source}
+                    for pos, it in enumerate(recs.items)
+                ),
+                context=context,
+            )
+        )
