@@ -12,7 +12,7 @@ from fitloop.marketing.campaigns import (
 )
 from fitloop.marketing.experiments import (
     SequentialTest,
-    TestResult,
+    ComparisonResult,
     guardrail_return_rate,
     revenue_test,
     sample_size_two_proportions,
@@ -30,7 +30,7 @@ __all__ = [
     "KpiReport",
     "SequentialTest",
     "SlowMover",
-    "TestResult",
+    "ComparisonResult",
     "UpliftConfig",
     "UpliftModel",
     "attribute_outcomes",

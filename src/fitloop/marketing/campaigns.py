@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from fitloop.errors import InvalidInput
-from fitloop.marketing.experiments import TestResult, revenue_test, two_proportion_test
+from fitloop.marketing.experiments import ComparisonResult, revenue_test, two_proportion_test
 
 __all__ = [
     "CHANNEL_PURPOSE",
@@ -116,8 +116,8 @@ def export_csv(spec: CampaignSpec, content: Mapping[str, Sequence[str]]) -> str:
 class CampaignOutcome:
     recipients: int
     holdout: int
-    conversion: TestResult
-    revenue: TestResult | None
+    conversion: ComparisonResult
+    revenue: ComparisonResult | None
     incremental_orders: float
     incremental_revenue: float
     summary: str

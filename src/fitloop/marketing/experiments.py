@@ -26,7 +26,7 @@ from scipy import stats
 from fitloop.errors import InvalidInput
 
 __all__ = [
-    "TestResult",
+    "ComparisonResult",
     "sample_size_two_proportions",
     "two_proportion_test",
     "revenue_test",
@@ -36,7 +36,7 @@ __all__ = [
 
 
 @dataclass(frozen=True, slots=True)
-class TestResult:
+class ComparisonResult:
     """Outcome of a comparison of treatment (B) against control (A)."""
 
     control: float
@@ -72,7 +72,7 @@ def sample_size_two_proportions(p_control: float, p_treatment: float, *, alpha: 
     return int(math.ceil(num**2 / (p_control - p_treatment) ** 2))
 
 
-def two_proportion_test(x_a: int, n_a: int, x_b: int, n_b: int, *, alpha: float = 0.05) -> TestResult:
+def two_proportion_test(x_a: int, n_a: int, x_b: int, n_b: int, *, alpha: float = 0.05) -> ComparisonResult:
     """Two-sided z-test of ``x_b/n_b`` against ``x_a/n_a`` (pooled variance for the test, unpooled for the CI)."""
     for name, x, n in (("control", x_a, n_a), ("treatment", x_b, n_b)):
         if n <= 0 or x < 0 or x > n:
@@ -92,12 +92,12 @@ def two_proportion_test(x_a: int, n_a: int, x_b: int, n_b: int, *, alpha: float 
         + ("significant" if sig else "not significant")
         + f" (p = {p_value:.3g})"
     )
-    return TestResult(pa, pb, diff, lift, diff - zc * se, diff + zc * se, p_value, sig, summary)
+    return ComparisonResult(pa, pb, diff, lift, diff - zc * se, diff + zc * se, p_value, sig, summary)
 
 
 def revenue_test(
     revenue_a: np.ndarray, revenue_b: np.ndarray, *, alpha: float = 0.05, n_boot: int = 2000, rng: int = 0
-) -> TestResult:
+) -> ComparisonResult:
     """Welch's t-test on revenue per shopper (zeros included) with a bootstrap CI of the difference of means."""
     a = np.asarray(revenue_a, dtype=float)
     b = np.asarray(revenue_b, dtype=float)
@@ -114,7 +114,7 @@ def revenue_test(
     lift = diff / ma if ma else 0.0
     summary = f"revenue per shopper {ma:.2f} → {mb:.2f} ({lift * 100:+.1f} %); " + (
         "significant" if sig else "not significant") + f" (p = {p_value:.3g})"
-    return TestResult(ma, mb, diff, lift, float(lo), float(hi), p_value, sig, summary)
+    return ComparisonResult(ma, mb, diff, lift, float(lo), float(hi), p_value, sig, summary)
 
 
 class SequentialTest:
