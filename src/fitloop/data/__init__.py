@@ -1,5 +1,6 @@
 """Pure data types: events, items and their sizes, users, consent, context, served lists."""
 
+from fitloop.data.codec import event_from_dict, event_to_dict
 from fitloop.data.interactions import INTERACTION_COLUMNS, check_interactions, make_interactions
 from fitloop.data.types import (
     RETURN_REASONS,
@@ -27,5 +28,7 @@ __all__ = [
     "User",
     "Variant",
     "check_interactions",
+    "event_from_dict",
+    "event_to_dict",
     "make_interactions",
 ]

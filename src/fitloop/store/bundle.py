@@ -13,8 +13,11 @@ from fitloop.store.protocols import (
     EventBus,
     EventStore,
     ImpressionLog,
+    IngestLog,
     ModelRegistry,
     ProfileStore,
+    QuarantineStore,
+    SourceStore,
     StoreHealth,
     UserStore,
 )
@@ -39,6 +42,10 @@ class Stores:
     bus: EventBus
     checks: dict[str, HealthCheck] = field(default_factory=dict)
     closers: list[Callable[[], None]] = field(default_factory=list)
+    # Collection (issue 3); None only in hand-built bundles that do not ingest.
+    sources: SourceStore | None = None
+    ingest: IngestLog | None = None
+    quarantine: QuarantineStore | None = None
 
     def health(self) -> list[StoreHealth]:
         """Run every readiness check; never raises."""

@@ -43,6 +43,13 @@ class MemoryCache:
         with self._lock:
             self._data[key] = (bytes(value), self._clock() + ttl_s if ttl_s else None)
 
+    def add(self, key: str, value: bytes, *, ttl_s: float | None = None) -> bool:
+        with self._lock:
+            if self._live(key) is not None:
+                return False
+            self._data[key] = (bytes(value), self._clock() + ttl_s if ttl_s else None)
+            return True
+
     def delete(self, *keys: str) -> None:
         with self._lock:
             for k in keys:

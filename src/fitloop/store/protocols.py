@@ -15,6 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 
+from fitloop.collect.quarantine import QuarantineRecord
 from fitloop.data import Consent, Event, Item, User
 
 __all__ = [
@@ -30,6 +31,12 @@ __all__ = [
     "StoreHealth",
     "Impression",
     "ImpressionLog",
+    "Source",
+    "SourceStore",
+    "CommitResult",
+    "IngestStat",
+    "IngestLog",
+    "QuarantineStore",
 ]
 
 
@@ -69,6 +76,14 @@ class EventStore(Protocol):
         after_seq: int | None = None,
         limit: int | None = None,
     ) -> list[Event]: ...
+
+    def tail(self, after_seq: int = 0, *, limit: int = 1000) -> list[tuple[int, Event]]:
+        """Events in storage order after sequence number ``after_seq``, with their sequence numbers."""
+        ...
+
+    def max_seq(self) -> int:
+        """The highest sequence number stored (0 when empty)."""
+        ...
 
     def count(self, *, type: str | None = None, source: str | None = None) -> int: ...
 
@@ -177,6 +192,10 @@ class Cache(Protocol):
 
     def delete(self, *keys: str) -> None: ...
 
+    def add(self, key: str, value: bytes, *, ttl_s: float | None = None) -> bool:
+        """Set ``key`` only if absent (a lease or lock); True when this call set it."""
+        ...
+
     def incr(self, key: str, amount: int = 1, *, ttl_s: float | None = None) -> int: ...
 
     def scan_keys(self, prefix: str) -> list[str]: ...
@@ -222,5 +241,94 @@ class ImpressionLog(Protocol):
              limit: int | None = None) -> list[Impression]: ...
 
     def count(self) -> int: ...
+
+    def delete_user(self, user_id: str) -> int: ...
+
+
+# ---------------------------------------------------------------------------------------------- collection
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A sender of events (a shop's website, its order system). The write key is kept only as its SHA-256;
+    ``hmac_secret`` is sealed (encrypted) when set and then every request must be signed with it."""
+
+    name: str
+    owner: str
+    write_key_hash: str
+    created_at: datetime
+    hmac_secret: bytes | None = None
+    revoked_at: datetime | None = None
+
+
+@runtime_checkable
+class SourceStore(Protocol):
+    """Registered event sources."""
+
+    def add(self, source: Source) -> None:
+        """Raises :class:`~fitloop.errors.Conflict` when the name or key hash exists."""
+        ...
+
+    def get(self, name: str) -> Source | None: ...
+
+    def by_key_hash(self, write_key_hash: str) -> Source | None:
+        """The source with this key hash, revoked or not (callers check ``revoked_at``)."""
+        ...
+
+    def list(self) -> list[Source]: ...
+
+    def revoke(self, name: str, at: datetime) -> None:
+        """Raises :class:`~fitloop.errors.NotFound` for an unknown name."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class CommitResult:
+    """What one group commit stored: the new events (after identity stitching) and the ids already stored."""
+
+    inserted: tuple[Event, ...]
+    duplicate_ids: frozenset[str]
+    quarantined: int
+    links: int
+
+
+@dataclass(frozen=True, slots=True)
+class IngestStat:
+    source: str
+    type: str
+    stored: int
+    duplicates: int
+    quarantined: int
+
+
+@runtime_checkable
+class IngestLog(Protocol):
+    """The durable side of ingestion: one transaction stores events, quarantine records, identity links
+    and counters together, so an acknowledged request is all-or-nothing."""
+
+    def commit(self, events: Sequence[Event], quarantine: Sequence[QuarantineRecord],
+               links: Sequence[tuple[str, str, str]], *, received_at: datetime) -> CommitResult:
+        """Store in one transaction. ``links`` are ``(anonymous_id, user_id, source)``: a new link moves the
+        anonymous history onto the user (rows are updated, never copied, so nothing is counted twice) and
+        later anonymous-only events of that id are stored under the user."""
+        ...
+
+    def stats(self) -> list[IngestStat]: ...
+
+    def user_for(self, anonymous_id: str) -> str | None: ...
+
+
+@runtime_checkable
+class QuarantineStore(Protocol):
+    """Quarantined messages with their reasons (payloads sealed)."""
+
+    def list(self, *, source: str | None = None, code: str | None = None, status: str | None = "open",
+             limit: int = 100, offset: int = 0) -> list[QuarantineRecord]: ...
+
+    def get(self, quarantine_id: str) -> QuarantineRecord | None: ...
+
+    def resolve(self, quarantine_id: str, *, status: str, code: str, reason: str, at: datetime) -> None:
+        """Record a replay attempt: ``status`` ``replayed`` (stored) or ``open`` (still failing, new reason)."""
+        ...
+
+    def count(self, *, status: str | None = "open") -> int: ...
 
     def delete_user(self, user_id: str) -> int: ...

@@ -40,6 +40,10 @@ class RedisCache:
         px = int(ttl_s * 1000) if ttl_s else None
         self._call(self._r.set, self._p + key, value, px=px)
 
+    def add(self, key: str, value: bytes, *, ttl_s: float | None = None) -> bool:
+        px = int(ttl_s * 1000) if ttl_s else None
+        return bool(self._call(self._r.set, self._p + key, value, px=px, nx=True))
+
     def delete(self, *keys: str) -> None:
         if keys:
             self._call(self._r.delete, *[self._p + k for k in keys])

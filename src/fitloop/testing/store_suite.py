@@ -58,6 +58,16 @@ class StoreConformance:
         assert [e.event_id for e in stores.events.scan(since=T0 + timedelta(minutes=2))] == ["e2", "e3"]
         assert [e.event_id for e in stores.events.scan(limit=1)] == ["e1"]
 
+    def test_tail_follows_storage_order(self, stores: Stores) -> None:
+        assert stores.events.max_seq() == 0 and stores.events.tail() == []
+        stores.events.append([ev(3), ev(1)])
+        stores.events.append([ev(2)])
+        tail = stores.events.tail()
+        assert [e.event_id for _, e in tail] == ["e3", "e1", "e2"]
+        seqs = [s for s, _ in tail]
+        assert seqs == sorted(seqs) and stores.events.max_seq() == seqs[-1]
+        assert [e.event_id for _, e in stores.events.tail(seqs[0], limit=1)] == ["e1"]
+
     def test_counts_and_frame(self, stores: Stores) -> None:
         stores.events.append([ev(1), ev(2, typ=EventType.ORDER_COMPLETED, price=5.0, quantity=3), ev(3, item=None, typ=EventType.SEARCH)])
         assert stores.events.count(type="order_completed") == 1
@@ -146,6 +156,73 @@ class StoreConformance:
         assert health and all(h.ok for h in health), health
 
 
+    # ---------------------------------------------------------------- collection (sources, ingest log, quarantine)
+    def test_sources_add_lookup_revoke(self, stores: Stores) -> None:
+        from fitloop.errors import Conflict
+        from fitloop.store import Source
+
+        assert stores.sources is not None
+        src = Source("web", "ops@shop.example", "a" * 64, T0, hmac_secret=b"sealed")
+        stores.sources.add(src)
+        assert stores.sources.get("web") == src
+        assert stores.sources.by_key_hash("a" * 64) == src
+        with pytest.raises(Conflict):
+            stores.sources.add(Source("web", "x@y", "b" * 64, T0))
+        stores.sources.revoke("web", T0 + timedelta(days=1))
+        got = stores.sources.get("web")
+        assert got is not None and got.revoked_at == T0 + timedelta(days=1)
+        assert [s.name for s in stores.sources.list()] == ["web"]
+        with pytest.raises(NotFound):
+            stores.sources.revoke("nope", T0)
+
+    def test_ingest_commit_is_exactly_once_and_counts(self, stores: Stores) -> None:
+        from fitloop.collect.quarantine import new_record
+
+        assert stores.ingest is not None and stores.quarantine is not None
+        batch = [ev(1, source="web"), ev(2, source="web"), ev(2, source="web")]
+        q = new_record("web", "unknown_event", "unknown event 'x'", b"sealed", message_id="m9",
+                       event_type="product_viewed", received_at=T0, user_ref="u1")
+        r1 = stores.ingest.commit(batch, [q], [], received_at=T0)
+        assert [e.event_id for e in r1.inserted] == ["e1", "e2"] and r1.duplicate_ids == {"e2"} and r1.quarantined == 1
+        r2 = stores.ingest.commit([ev(2, source="web"), ev(3, source="web")], [], [], received_at=T0)
+        assert [e.event_id for e in r2.inserted] == ["e3"] and r2.duplicate_ids == {"e2"}
+        assert stores.events.count() == 3
+        stats = {(s.source, s.type): (s.stored, s.duplicates, s.quarantined) for s in stores.ingest.stats()}
+        assert stats == {("web", "product_viewed"): (3, 2, 1)}
+
+    def test_identity_links_merge_history_once(self, stores: Stores) -> None:
+        assert stores.ingest is not None
+        stores.ingest.commit([ev(1, user="anon-1", anonymous_id="anon-1"), ev(2, user="anon-1", anonymous_id="anon-1")],
+                             [], [], received_at=T0)
+        r = stores.ingest.commit([ev(3, user="u7", anonymous_id="anon-1")], [], [("anon-1", "u7", "web")], received_at=T0)
+        assert r.links == 1
+        # a later anonymous-only event of the linked id lands on the user as well
+        r = stores.ingest.commit([ev(4, user="anon-1", anonymous_id="anon-1")], [], [("anon-1", "u7", "web")],
+                                 received_at=T0)
+        assert r.links == 0 and r.inserted[0].user_id == "u7"
+        assert [e.event_id for e in stores.events.scan(user_id="u7")] == ["e1", "e2", "e3", "e4"]
+        assert stores.events.scan(user_id="anon-1") == []
+        assert stores.ingest.user_for("anon-1") == "u7" and stores.ingest.user_for("zz") is None
+
+    def test_quarantine_list_get_resolve(self, stores: Stores) -> None:
+        from fitloop.collect.quarantine import new_record
+
+        assert stores.ingest is not None and stores.quarantine is not None
+        recs = [new_record("web", code, "why", bytes([i]) * 40, received_at=T0 + timedelta(seconds=i), user_ref="u1")
+                for i, code in enumerate(["invalid_properties", "undeclared_field"])]
+        stores.ingest.commit([], recs, [], received_at=T0)
+        assert [r.quarantine_id for r in stores.quarantine.list()] == [r.quarantine_id for r in recs]
+        assert [r.code for r in stores.quarantine.list(code="undeclared_field")] == ["undeclared_field"]
+        assert stores.quarantine.get(recs[0].quarantine_id) == recs[0]
+        stores.quarantine.resolve(recs[0].quarantine_id, status="replayed", code="replayed", reason="stored", at=T0)
+        got = stores.quarantine.get(recs[0].quarantine_id)
+        assert got is not None and (got.status, got.attempts, got.resolved_at) == ("replayed", 1, T0)
+        assert stores.quarantine.count() == 1 and stores.quarantine.count(status=None) == 2
+        with pytest.raises(NotFound):
+            stores.quarantine.resolve("nope", status="open", code="x", reason="y", at=T0)
+        assert stores.quarantine.delete_user("u1") == 2
+
+
 class CacheConformance:
     """Behaviour every cache backend must show."""
 
@@ -164,6 +241,12 @@ class CacheConformance:
         cache.set("t", b"x", ttl_s=0.05)
         time.sleep(0.15)
         assert cache.get("t") is None
+
+    def test_add_only_when_absent(self, cache: Cache) -> None:
+        assert cache.add("lease", b"a", ttl_s=0.1) is True
+        assert cache.add("lease", b"b") is False and cache.get("lease") == b"a"
+        time.sleep(0.2)
+        assert cache.add("lease", b"c") is True
 
     def test_incr_and_scan(self, cache: Cache) -> None:
         assert cache.incr("rate:src") == 1

@@ -116,6 +116,15 @@ class SqlEventStore:
         with connect(self._engine) as conn:
             return [_event(r) for r in conn.execute(stmt)]
 
+    def tail(self, after_seq: int = 0, *, limit: int = 1000) -> list[tuple[int, Event]]:
+        stmt = select(_T).where(_T.c.seq > after_seq).order_by(_T.c.seq).limit(limit)
+        with connect(self._engine) as conn:
+            return [(int(r.seq), _event(r)) for r in conn.execute(stmt)]
+
+    def max_seq(self) -> int:
+        with connect(self._engine) as conn:
+            return int(conn.execute(select(func.coalesce(func.max(_T.c.seq), 0))).scalar_one())
+
     def count(self, *, type: str | None = None, source: str | None = None) -> int:
         stmt = select(func.count()).select_from(_T)
         if type is not None:

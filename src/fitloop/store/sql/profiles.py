@@ -53,5 +53,6 @@ class SqlProfileStore:
             if not rows:
                 return
             for r in rows:
-                yield r.user_id, dict(r.data)
+                if not r.user_id.startswith("__"):  # reserved bookkeeping documents (stream offsets)
+                    yield r.user_id, dict(r.data)
             last = rows[-1].user_id

@@ -30,7 +30,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-__all__ = ["metadata", "UTCDateTime", "JSONDoc", "events", "items", "variants", "users", "consents", "profiles", "models", "impressions"]
+__all__ = ["metadata", "UTCDateTime", "JSONDoc", "events", "items", "variants", "users", "consents", "profiles", "models", "impressions",
+           "sources", "quarantine", "identity_links", "ingest_counters"]
 
 metadata = MetaData()
 
@@ -167,6 +168,58 @@ impressions = Table(
     Column("context", JSONDoc, nullable=False),
     Index("ix_impressions_user_ts", "user_id", "ts"),
     Index("ix_impressions_ts", "ts"),
+)
+
+# ---------------------------------------------------------------- collection (migration 0003)
+sources = Table(
+    "sources",
+    metadata,
+    Column("name", String(20), primary_key=True),
+    Column("owner", String(254), nullable=False),
+    Column("write_key_hash", String(64), nullable=False, unique=True),
+    Column("hmac_secret", LargeBinary),  # sealed (AES-GCM), never plain
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime()),
+)
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("quarantine_id", String(32), primary_key=True),
+    Column("source", String(20), nullable=False),
+    Column("code", String(40), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("payload", LargeBinary, nullable=False),  # sealed raw message: may hold personal data
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("message_id", String(128)),
+    Column("event_type", String(64)),
+    Column("user_ref", String(128)),  # userId or anonymousId when readable, for erasure
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("resolved_at", UTCDateTime()),
+    Index("ix_quarantine_status_received", "status", "received_at"),
+    Index("ix_quarantine_user_ref", "user_ref"),
+)
+
+identity_links = Table(
+    "identity_links",
+    metadata,
+    Column("anonymous_id", String(128), primary_key=True),
+    Column("user_id", String(128), nullable=False),
+    Column("source", String(20), nullable=False),
+    Column("linked_at", UTCDateTime(), nullable=False),
+    Index("ix_identity_links_user", "user_id"),
+)
+
+ingest_counters = Table(
+    "ingest_counters",
+    metadata,
+    Column("source", String(20), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("stored", BigInteger, nullable=False),
+    Column("duplicates", BigInteger, nullable=False),
+    Column("quarantined", BigInteger, nullable=False),
+    PrimaryKeyConstraint("source", "type", name="pk_ingest_counters"),
 )
 
 # Keep LargeBinary importable for later migrations (vault ciphertexts, quarantine payloads).

@@ -1,0 +1,124 @@
+"""The durable side of ingestion on SQL: events, quarantine, identity links and counters in one transaction.
+
+One call is one group commit (see :mod:`fitloop.services.group_commit`): the
+events of many concurrent requests are inserted with ``ON CONFLICT DO NOTHING
+RETURNING event_id``, so duplicates (retries of already-stored messages) are
+recognised exactly, also across API processes on PostgreSQL, and the whole
+group is durable before any request is acknowledged.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from fitloop.collect.quarantine import QuarantineRecord
+from fitloop.data import Event
+from fitloop.store.protocols import CommitResult, IngestStat
+from fitloop.store.sql import schema
+from fitloop.store.sql._util import begin, chunks, connect, insert_ignore
+from fitloop.store.sql.events import _row
+from fitloop.store.sql.quarantine import insert_quarantine
+
+__all__ = ["SqlIngestLog"]
+
+_E = schema.events
+_L = schema.identity_links
+_C = schema.ingest_counters
+
+
+class SqlIngestLog:
+    """:class:`~fitloop.store.protocols.IngestLog` on SQLite or PostgreSQL."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._dialect = engine.dialect.name
+
+    def _apply_links(self, conn: Connection, links: Sequence[tuple[str, str, str]], at: datetime) -> int:
+        first: dict[str, tuple[str, str]] = {}
+        for anon, user, source in links:
+            first.setdefault(anon, (user, source))
+        rows = [{"anonymous_id": a, "user_id": u, "source": s, "linked_at": at} for a, (u, s) in first.items()]
+        new = list(conn.execute(insert_ignore(_L, self._dialect).returning(_L.c.anonymous_id), rows).scalars())
+        for anon in new:
+            # Move the anonymous history onto the user in place: rows are updated, never copied,
+            # so a merged history counts every event once.
+            conn.execute(update(_E).where(_E.c.user_id == anon).values(user_id=first[anon][0]))
+        return len(new)
+
+    def _links_for(self, conn: Connection, anon_ids: set[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for part in chunks(sorted(anon_ids)):
+            out.update({a: u for a, u in conn.execute(select(_L.c.anonymous_id, _L.c.user_id).where(_L.c.anonymous_id.in_(part)))})
+        return out
+
+    def _bump(self, conn: Connection, counts: dict[tuple[str, str], list[int]]) -> None:
+        if not counts:
+            return
+        mod: Any = postgresql if self._dialect == "postgresql" else sqlite
+        stmt = mod.insert(_C)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["source", "type"],
+            set_={c: getattr(_C.c, c) + getattr(stmt.excluded, c) for c in ("stored", "duplicates", "quarantined")})
+        conn.execute(stmt, [{"source": s, "type": t, "stored": v[0], "duplicates": v[1], "quarantined": v[2]}
+                            for (s, t), v in sorted(counts.items())])
+
+    def commit(self, events: Sequence[Event], quarantine: Sequence[QuarantineRecord],
+               links: Sequence[tuple[str, str, str]], *, received_at: datetime) -> CommitResult:
+        counts: dict[tuple[str, str], list[int]] = {}
+        inserted: list[Event] = []
+        duplicates: set[str] = set()
+        n_links = 0
+        with begin(self._engine) as conn:
+            if links:
+                n_links = self._apply_links(conn, links, received_at)
+            if events:
+                anon_only = {e.user_id for e in events if e.anonymous_id is not None and e.user_id == e.anonymous_id}
+                mapping = self._links_for(conn, anon_only) if anon_only else {}
+                unique: dict[str, Event] = {}
+                in_group_repeats: Counter[tuple[str, str]] = Counter()
+                for ev in events:
+                    if ev.event_id in unique:  # the same message twice in one group: a duplicate too
+                        duplicates.add(ev.event_id)
+                        in_group_repeats[(ev.source, ev.type.value)] += 1
+                        continue
+                    if ev.user_id in mapping and ev.anonymous_id == ev.user_id:
+                        ev = replace(ev, user_id=mapping[ev.user_id])
+                    unique[ev.event_id] = ev
+                rows = [_row(ev, received_at) for ev in unique.values()]
+                got: set[str] = set()
+                for part in chunks(rows, 1000):
+                    got.update(conn.execute(insert_ignore(_E, self._dialect).returning(_E.c.event_id), part).scalars())
+                for key, n in in_group_repeats.items():
+                    counts.setdefault(key, [0, 0, 0])[1] += n
+                for eid, ev in unique.items():
+                    key = (ev.source, ev.type.value)
+                    c = counts.setdefault(key, [0, 0, 0])
+                    if eid in got:
+                        inserted.append(ev)
+                        c[0] += 1
+                    else:
+                        duplicates.add(eid)
+                        c[1] += 1
+            if quarantine:
+                insert_quarantine(conn, quarantine)
+                for (s, t), n in Counter((q.source, q.event_type or "unknown") for q in quarantine).items():
+                    counts.setdefault((s, t), [0, 0, 0])[2] += n
+            self._bump(conn, counts)
+        return CommitResult(tuple(inserted), frozenset(duplicates), len(quarantine), n_links)
+
+    def stats(self) -> list[IngestStat]:
+        with connect(self._engine) as conn:
+            rows = conn.execute(select(_C).order_by(_C.c.source, _C.c.type)).all()
+        return [IngestStat(r.source, r.type, int(r.stored), int(r.duplicates), int(r.quarantined)) for r in rows]
+
+    def user_for(self, anonymous_id: str) -> str | None:
+        with connect(self._engine) as conn:
+            return conn.execute(select(_L.c.user_id).where(_L.c.anonymous_id == anonymous_id)).scalar_one_or_none()
