@@ -47,7 +47,7 @@ def test_landing_page_links_to_docs(client: TestClient) -> None:
 
 
 def test_unknown_route_gets_a_json_404_that_says_what_to_do(client: TestClient) -> None:
-    r = client.get("/v1/nope")
+    r = client.get("/no/such/page")
     assert r.status_code == 404
     assert r.json()["error"]["code"] == "not_found" and "/docs" in r.json()["error"]["message"]
 

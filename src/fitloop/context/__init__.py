@@ -13,6 +13,7 @@ from fitloop.context.weather import (
     WeatherReading,
     WeatherUnavailable,
     lookup_city,
+    week_temperatures,
 )
 
 __all__ = [
@@ -34,4 +35,5 @@ __all__ = [
     "default_events",
     "lookup_city",
     "season_for",
+    "week_temperatures",
 ]

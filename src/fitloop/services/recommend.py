@@ -13,22 +13,27 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from fitloop.data import Context, Recommendations, ScoredItem
 from fitloop.errors import FitloopError, InvalidInput, NotTrained
+from fitloop.services.merchandising import RuleSet
 from fitloop.services.writer import BatchWriter
 from fitloop.store import Impression, Stores
 
-__all__ = ["Recommender", "RecommendationService", "StockView", "MODEL_NAME", "SLOTS"]
+__all__ = ["Recommender", "RecommendationService", "StockView", "MODEL_NAME", "SLOTS", "ANONYMOUS_USER",
+           "NOT_PERSONALISED_REASON"]
 
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "recommender"
 SLOTS = ("home", "product", "cart", "search", "email", "push")
 MAX_K = 100
+#: The id asked of the model for a shopper who opted out: unknown to every model, so it gets popularity.
+ANONYMOUS_USER = "__fitloop_not_personalised__"
+NOT_PERSONALISED_REASON = "not personalised: you opted out"
 
 
 class Recommender(Protocol):
@@ -43,7 +48,7 @@ class Recommender(Protocol):
         in_stock: Callable[[str], bool] | None = None,
     ) -> list[ScoredItem]: ...
 
-    def knows_user(self, user_id: str) -> bool: ...
+    def is_known(self, user_id: str) -> bool: ...
 
 
 class StockView:
@@ -83,6 +88,7 @@ class RecommendationService:
         *,
         reload_interval_s: float = 2.0,
         stock_refresh_s: float = 30.0,
+        rules_provider: Callable[[], RuleSet] | None = None,
     ) -> None:
         self._stores = stores
         self._load_bundle = load_bundle
@@ -97,6 +103,11 @@ class RecommendationService:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._writer: BatchWriter[Impression] = BatchWriter(stores.impressions.log, name="impression-writer")
+        # Merchandising rules (pin/bury/block/boost_new), re-read by the provider at most once a second.
+        self.rules_provider = rules_provider
+        # Privacy (issue 4): False for a shopper who did not consent to personalisation (or was erased);
+        # they get the popularity list a new visitor gets, never lists computed from their own history.
+        self.personalised: Callable[[str], bool] | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -157,6 +168,7 @@ class RecommendationService:
         exclude: Iterable[str] = (),
         size: str | None = None,
         request_id: str | None = None,
+        log_impression: bool = True,
     ) -> Recommendations:
         if not user_id or len(user_id) > 128:
             raise InvalidInput("user_id must be 1 to 128 characters", code="invalid_user_id")
@@ -173,16 +185,29 @@ class RecommendationService:
                 "no recommendation model has been trained yet; run `fitloop train` (or `fitloop demo`) and retry",
             )
         ctx = context or Context(slot=slot)
-        items = model.recommend(user_id, k=k, context=ctx, exclude=set(exclude), in_stock=self._stock.filter_for(size))
+        excluded = set(exclude)
+        in_stock = self._stock.filter_for(size)
+        rules = self.rules_provider() if self.rules_provider is not None else None
+        # Ask for more when rules may drop or move items, so the list stays k long.
+        want = min(MAX_K, k + rules.blocking) if rules is not None else k
+        personal = self.personalised is None or self.personalised(user_id)
+        if personal:
+            items = model.recommend(user_id, k=want, context=ctx, exclude=excluded, in_stock=in_stock)
+        else:
+            items = [replace(it, reason=NOT_PERSONALISED_REASON) for it in
+                     model.recommend(ANONYMOUS_USER, k=want, context=ctx, exclude=excluded, in_stock=in_stock)]
+        if rules is not None:
+            items = rules.apply(items, user_id=user_id, slot=slot, k=k, exclude=excluded, in_stock=in_stock)
         rid = request_id or uuid.uuid4().hex
         recs = Recommendations(
             user_id=user_id,
             items=tuple(items),
             policy_version=self._version or "unknown",
             request_id=rid,
-            cold_start=not model.knows_user(user_id),
+            cold_start=not personal or not model.knows_user(user_id),
         )
-        self._log_impression(recs, slot, ctx)
+        if log_impression:  # False for the console's what-if previews, which no shopper saw
+            self._log_impression(recs, slot, ctx)
         return recs
 
     def _log_impression(self, recs: Recommendations, slot: str, ctx: Context) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fitloop.errors import NotTrained
-from fitloop.recommend import PipelineConfig, items_frame, save_bundle, train_recommender
+from fitloop.recommend import RecommenderConfig, items_frame, save_bundle, train_recommender
 from fitloop.services.recommend import MODEL_NAME
 from fitloop.store import ModelRecord, Stores
 
@@ -31,7 +31,7 @@ def train_from_stores(
     stores: Stores,
     models_dir: Path,
     *,
-    config: PipelineConfig | None = None,
+    config: RecommenderConfig | None = None,
     on_step: Callable[[str], None] | None = None,
 ) -> TrainingReport:
     """Read interactions and items, train, save a bundle under ``models_dir`` and activate it."""
@@ -44,11 +44,11 @@ def train_from_stores(
     if items.empty:
         raise NotTrained("the catalog is empty; load items first (POST /v1/catalog/items or `fitloop demo`)")
     step(f"training on {len(interactions):,} interactions and {len(items):,} items")
-    rec = train_recommender(interactions, items, config or PipelineConfig())
+    rec = train_recommender(interactions, items, config or RecommenderConfig())
     step("saving bundle")
     models_dir.mkdir(parents=True, exist_ok=True)
-    bundle_dir = save_bundle(rec, models_dir)
-    version = Path(bundle_dir).name
+    version = save_bundle(rec, models_dir)
+    bundle_dir = models_dir / version
     meta: dict[str, Any] = {"n_interactions": int(len(interactions)), "n_items": int(len(items))}
     stores.models.register(MODEL_NAME, version, str(bundle_dir), meta, activate=True)
     record = stores.models.active(MODEL_NAME)
