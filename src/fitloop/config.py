@@ -65,6 +65,20 @@ class Settings(BaseSettings):
     sqlite_synchronous: str = Field(default="FULL", description="SQLite synchronous pragma; FULL survives power loss.")
     models_dir: Path | None = None
     cors_origins: list[str] = Field(default_factory=list)
+    admin_token: SecretStr = Field(default=SecretStr(""), description="Bearer token of the admin API (quarantine); "
+                                   "empty: derived from secret_key (`fitloop events admin-token` prints it).")
+    # Privacy (issue 4; docs/PRIVACY.md)
+    privacy_manifest: Path | None = Field(default=None, description="The shop's privacy manifest (TOML); "
+                                          "empty: the default manifest shipped with fitloop.")
+    privacy_gate: bool = Field(default=True, description="Enforce manifest and consent on every ingested event.")
+    compliance_webhook_url: str | None = Field(default=None, description="Alerts are POSTed here (signed with "
+                                               "the secret key) when the compliance monitor pauses a collection.")
+    smtp_host: str | None = Field(default=None, description="SMTP server for compliance alerts by e-mail.")
+    smtp_port: int = 25
+    smtp_sender: str = "fitloop@localhost"
+    dp_epsilon_per_month: float = Field(default=1.0, gt=0, description="Differential-privacy budget per month for "
+                                        "aggregates released outside the shop.")
+    dp_min_group_size: int = Field(default=20, ge=0, description="Released DP groups smaller than this are suppressed.")
 
     @field_validator("database_url")
     @classmethod

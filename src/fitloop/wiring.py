@@ -14,9 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import text
+from sqlalchemy.engine import Engine
 
 from fitloop.config import Settings
 from fitloop.errors import StoreUnavailable
+from fitloop.services.console_segments import SegmentService
+from fitloop.services.erasure import DataSubjectService
+from fitloop.services.ingest import IngestService
+from fitloop.services.merchandising import MerchandisingService
+from fitloop.services.privacy import PrivacyCollectionGate, PrivacyConfig, PrivacyService
 from fitloop.services.recommend import RecommendationService, Recommender
 from fitloop.store import Stores
 from fitloop.store.memory import MemoryCache, MemoryEventBus
@@ -24,8 +30,11 @@ from fitloop.store.sql import (
     SqlCatalogStore,
     SqlEventStore,
     SqlImpressionLog,
+    SqlIngestLog,
     SqlModelRegistry,
     SqlProfileStore,
+    SqlQuarantineStore,
+    SqlSourceStore,
     SqlUserStore,
     current_revision,
     head_revision,
@@ -67,7 +76,11 @@ def build_stores(settings: Settings) -> Stores:
         bus=MemoryEventBus(),
         checks={"database": check_database},
         closers=[engine.dispose],
+        sources=SqlSourceStore(engine),
+        ingest=SqlIngestLog(engine),
+        quarantine=SqlQuarantineStore(engine),
     )
+    _add_console_stores(stores, engine)
     if settings.redis_url:
         from fitloop.store.redis_store import RedisCache, RedisEventBus, connect_redis
 
@@ -81,7 +94,41 @@ def build_stores(settings: Settings) -> Stores:
 
         stores.checks["redis"] = check_redis
         stores.closers.append(client.close)
+        from fitloop.store.redis_privacy import RedisEraser
+
+        stores.erasers.append(RedisEraser(client, prefix=settings.redis_prefix))
+    _add_privacy_stores(stores, engine)
     return stores
+
+
+def _add_privacy_stores(stores: Stores, engine: Engine) -> None:
+    """Privacy (issue 4): data keys, identity vault, compliance, DP budgets; erasers for in-process caches."""
+    from fitloop.store.memory_privacy import MemoryEraser
+    from fitloop.store.sql import SqlDataKeyStore, SqlPrivacyStore
+
+    stores.privacy = SqlPrivacyStore(engine)
+    stores.data_keys = SqlDataKeyStore(engine)
+    cache = stores.cache if isinstance(stores.cache, MemoryCache) else None
+    bus = stores.bus if isinstance(stores.bus, MemoryEventBus) else None
+    if cache is not None or bus is not None:
+        stores.erasers.append(MemoryEraser(cache, bus))
+
+
+def _add_console_stores(stores: Stores, engine: Engine) -> None:
+    """The web console's stores (issue 8): logins, sessions, audit log, merchandising rules, documents."""
+    from fitloop.store.sql.console import (
+        SqlAuditLog,
+        SqlConsoleSessionStore,
+        SqlConsoleUserStore,
+        SqlDocumentStore,
+        SqlMerchandisingStore,
+    )
+
+    stores.console_users = SqlConsoleUserStore(engine)
+    stores.console_sessions = SqlConsoleSessionStore(engine)
+    stores.audit = SqlAuditLog(engine)
+    stores.merchandising = SqlMerchandisingStore(engine)
+    stores.documents = SqlDocumentStore(engine)
 
 
 def load_recommender(path: str) -> Recommender:
@@ -99,11 +146,23 @@ class Container:
     stores: Stores
     recommendations: RecommendationService
     _started: list[Callable[[], None]] = field(default_factory=list)
+    ingest: IngestService | None = None
+    # Console (issue 8): segments and merchandising rules; the rules apply in serving within a second.
+    segments: SegmentService | None = None
+    merchandising: MerchandisingService | None = None
+    # Privacy (issue 4): consent, vault, compliance monitor, DP; data-subject rights; retention.
+    privacy: PrivacyService | None = None
+    subjects: DataSubjectService | None = None
 
     def start(self) -> None:
-        """Start background workers (model reloader, batch writers)."""
+        """Start background workers (model reloader, batch writers, the event group committer)."""
         self.recommendations.start()
         self._started.append(self.recommendations.stop)
+        if self.ingest is not None:
+            self.ingest.start()
+            self._started.append(self.ingest.stop)
+            if self.settings.is_production and isinstance(self.ingest.gate, PrivacyCollectionGate):
+                self.ingest.gate.warm()  # build the PII scrubber (≈10 s) now, not on the first search event
 
     def stop(self) -> None:
         while self._started:
@@ -118,8 +177,51 @@ def build(settings: Settings) -> Container:
     """Settings in, a ready container out. Secrets are checked here (weak ones refused outside demo mode)."""
     settings = settings.with_secrets()
     stores = build_stores(settings)
+    segments = SegmentService(stores, settings.model_path())
+    merchandising = MerchandisingService(stores, segment_of=segments.segment_of)
+    privacy = build_privacy(settings, stores)
+    recommendations = RecommendationService(stores, load_recommender, rules_provider=merchandising.current)
+    recommendations.personalised = privacy.personalised
+    gate = PrivacyCollectionGate(privacy) if settings.privacy_gate else None
     return Container(
         settings=settings,
         stores=stores,
-        recommendations=RecommendationService(stores, load_recommender),
+        recommendations=recommendations,
+        segments=segments,
+        merchandising=merchandising,
+        ingest=IngestService(stores, master_key=settings.secret("master_key"), gate=gate),
+        privacy=privacy,
+        subjects=DataSubjectService(stores, privacy, model_dirs=[settings.model_path()],
+                                    segment_of=segments.segment_of),
     )
+
+
+def build_privacy(settings: Settings, stores: Stores) -> PrivacyService:
+    """The privacy service for ``settings`` (secrets already checked): manifest, notifier, DP budget."""
+    from fitloop.privacy import (
+        LogNotifier,
+        MultiNotifier,
+        Notifier,
+        SmtpNotifier,
+        ThreadedNotifier,
+        WebhookNotifier,
+        default_manifest,
+        load_manifest,
+    )
+
+    manifest = load_manifest(settings.privacy_manifest) if settings.privacy_manifest else default_manifest()
+    channels: list[Notifier] = []
+    if settings.compliance_webhook_url:
+        channels.append(WebhookNotifier(settings.compliance_webhook_url, secret=settings.secret("secret_key")))
+    if settings.smtp_host:
+        channels.append(SmtpNotifier(settings.smtp_host, settings.smtp_port, settings.smtp_sender))
+    # Ingest never waits for SMTP or a slow webhook: those run on a background thread.
+    notifier: Notifier = ThreadedNotifier(MultiNotifier(channels)) if channels else LogNotifier()
+    config = PrivacyConfig(dp_epsilon_total=settings.dp_epsilon_per_month, dp_min_group_size=settings.dp_min_group_size)
+    privacy = PrivacyService(stores, secret_key=settings.secret("secret_key"), master_key=settings.secret("master_key"),
+                             pseudonym_key=settings.secret("pseudonym_key"), manifest=manifest, notifier=notifier,
+                             config=config, demo=settings.demo)
+    if isinstance(notifier, ThreadedNotifier):
+        notifier.on_error = privacy.notify_failed  # failed deliveries reach the audit trail
+        stores.closers.append(notifier.close)
+    return privacy

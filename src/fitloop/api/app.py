@@ -18,8 +18,10 @@ from fitloop import __version__
 from fitloop.api.errors import install_error_handlers
 from fitloop.api.logs import configure_logging
 from fitloop.api.middleware import RequestContextMiddleware
-from fitloop.api.routes import health, pages, recommendations
+from fitloop.api.routes import health, ingest, pages, quarantine, recommendations, sdk, shop
+from fitloop.api.routes import privacy as privacy_routes
 from fitloop.config import Settings
+from fitloop.web import console
 from fitloop.wiring import Container, build
 
 __all__ = ["create_app"]
@@ -68,5 +70,11 @@ def create_app(settings: Settings, *, container: Container | None = None, config
     app.include_router(health.router)
     app.include_router(recommendations.router)
     app.include_router(pages.router)
+    app.include_router(ingest.router)
+    app.include_router(quarantine.router)
+    app.include_router(privacy_routes.router)
+    app.include_router(sdk.router)
+    app.include_router(shop.router)
+    app.include_router(console.router)
     app.mount("/static", pages.static_files(), name="static")
     return app

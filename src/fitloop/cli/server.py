@@ -82,10 +82,13 @@ def demo(
                                        on_step=lambda msg: progress.update(task, description=f"training: {msg}"))
             progress.update(task, total=1, completed=1,
                             description=f"trained recommender {report.record.version} in {report.seconds:.1f}s")
+    if container.ingest is not None:
+        container.ingest.demo_write_key()  # creates the "demo-shop" source whose public key the shop embeds
     sample = next(iter(stores.users.iter_user_ids()), None)
     console.print(f"\n[bold]Ready in {time.perf_counter() - t0:.0f}s.[/]")
     base = f"http://{host}:{port}"
     console.print(f"  landing page     {base}/")
+    console.print(f"  demo shop        {base}/shop  (click around; events arrive live)")
     console.print(f"  API docs         {base}/docs")
     if sample:
         console.print(f"  recommendations  {base}/v1/recommendations?user_id={sample}&k=12")

@@ -7,8 +7,8 @@ from fitloop.store.bundle import HealthCheck, Stores
 from fitloop.store.protocols import (
     AppendResult,
     Cache,
-    CommitResult,
     CatalogStore,
+    CommitResult,
     EventBus,
     EventStore,
     Impression,

@@ -7,14 +7,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fitloop.errors import FitloopError
+from fitloop.privacy.vault import DataKeyStore
 from fitloop.store.protocols import (
+    AuditLog,
     Cache,
     CatalogStore,
+    ConsoleSessionStore,
+    ConsoleUserStore,
+    DocumentStore,
     EventBus,
     EventStore,
     ImpressionLog,
     IngestLog,
+    MerchandisingStore,
     ModelRegistry,
+    OnlineEraser,
+    PrivacyStore,
     ProfileStore,
     QuarantineStore,
     SourceStore,
@@ -46,6 +54,17 @@ class Stores:
     sources: SourceStore | None = None
     ingest: IngestLog | None = None
     quarantine: QuarantineStore | None = None
+    # Console (issue 8); None only in hand-built bundles without the web console.
+    console_users: ConsoleUserStore | None = None
+    console_sessions: ConsoleSessionStore | None = None
+    audit: AuditLog | None = None
+    merchandising: MerchandisingStore | None = None
+    documents: DocumentStore | None = None
+    # Privacy (issue 4): vault, stripped fields, compliance, DP budgets; data keys (a privacy.vault.DataKeyStore);
+    # erasers that remove a person from the online stores (Redis keys, values and streams).
+    privacy: PrivacyStore | None = None
+    data_keys: DataKeyStore | None = None
+    erasers: list[OnlineEraser] = field(default_factory=list)
 
     def health(self) -> list[StoreHealth]:
         """Run every readiness check; never raises."""

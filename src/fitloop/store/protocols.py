@@ -332,3 +332,225 @@ class QuarantineStore(Protocol):
     def count(self, *, status: str | None = "open") -> int: ...
 
     def delete_user(self, user_id: str) -> int: ...
+
+
+# ---------------------------------------------------------------------------------------------- console (issue 8)
+@dataclass(frozen=True, slots=True)
+class ConsoleUser:
+    """A console login. ``password_hash`` is ``scrypt$n$r$p$salt$hash`` (never the password)."""
+
+    email: str
+    role: str
+    password_hash: str
+    created_at: datetime
+    disabled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleSession:
+    """A server-side session; the browser holds only the random token (its SHA-256 is the key here)."""
+
+    token_hash: str
+    email: str
+    csrf_token: str
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One console action (allowed or refused), append-only."""
+
+    ts: datetime
+    actor: str
+    role: str
+    action: str
+    target: str
+    allowed: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MerchRule:
+    """A merchandising rule: ``action`` pin | bury | block | boost_new | pair, scoped to a ``slot`` and/or
+    ``segment`` (``"*"`` = everywhere). ``item_id`` is empty for ``boost_new`` (which uses ``days``); an outfit
+    rule (``pair``) shows ``item_id`` first next to the ``anchor`` item (product and cart pages)."""
+
+    rule_id: str
+    action: str
+    item_id: str
+    slot: str
+    segment: str
+    created_by: str
+    created_at: datetime
+    note: str = ""
+    days: int = 0
+    expires_at: datetime | None = None
+    anchor: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleDocument:
+    """A campaign or experiment as a JSON document (``kind``: ``campaign`` | ``experiment``)."""
+
+    doc_id: str
+    kind: str
+    name: str
+    status: str
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    data: Mapping[str, Any]
+
+
+@runtime_checkable
+class ConsoleUserStore(Protocol):
+    def add(self, user: ConsoleUser) -> None:
+        """Raises :class:`~fitloop.errors.Conflict` when the e-mail exists."""
+        ...
+
+    def get(self, email: str) -> ConsoleUser | None: ...
+
+    def list(self) -> list[ConsoleUser]: ...
+
+    def update(self, email: str, *, password_hash: str | None = None, role: str | None = None,
+               disabled: bool | None = None) -> None:
+        """Raises :class:`~fitloop.errors.NotFound` for an unknown e-mail."""
+        ...
+
+
+@runtime_checkable
+class ConsoleSessionStore(Protocol):
+    def put(self, session: ConsoleSession) -> None: ...
+
+    def get(self, token_hash: str) -> ConsoleSession | None: ...
+
+    def delete(self, token_hash: str) -> None: ...
+
+    def purge(self, now: datetime) -> int:
+        """Delete expired sessions; returns how many."""
+        ...
+
+
+@runtime_checkable
+class AuditLog(Protocol):
+    def append(self, record: AuditRecord) -> None: ...
+
+    def list(self, *, limit: int = 100, allowed: bool | None = None) -> list[AuditRecord]:
+        """Newest first."""
+        ...
+
+
+@runtime_checkable
+class MerchandisingStore(Protocol):
+    def add(self, rule: MerchRule) -> None: ...
+
+    def list(self) -> list[MerchRule]:
+        """Oldest first."""
+        ...
+
+    def delete(self, rule_id: str) -> None:
+        """Raises :class:`~fitloop.errors.NotFound` for an unknown id."""
+        ...
+
+
+@runtime_checkable
+class DocumentStore(Protocol):
+    def put(self, doc: ConsoleDocument) -> None:
+        """Insert or replace by ``doc_id``."""
+        ...
+
+    def get(self, doc_id: str) -> ConsoleDocument | None: ...
+
+    def list(self, kind: str, *, limit: int = 200) -> list[ConsoleDocument]:
+        """Newest first."""
+        ...
+
+
+__all__ += ["ConsoleUser", "ConsoleSession", "AuditRecord", "MerchRule", "ConsoleDocument", "ConsoleUserStore",
+            "ConsoleSessionStore", "AuditLog", "MerchandisingStore", "DocumentStore"]
+
+
+# ---------------------------------------------------------------------------------------------- privacy (issue 4)
+@dataclass(frozen=True, slots=True)
+class StrippedField:
+    """A field the privacy gate removed from an event (outside the manifest), its value encrypted under the
+    person's data key (``ciphertext`` None when the collector had already dropped the value)."""
+
+    quarantine_id: str
+    person_id: str
+    source: str
+    event_id: str
+    event_type: str
+    field: str
+    ciphertext: bytes | None
+    received_at: datetime
+    status: str = "open"
+
+
+@runtime_checkable
+class PrivacyStore(Protocol):
+    """Identity vault (L1 ciphertexts), stripped fields, compliance alerts and audit, DP budgets, erasure records."""
+
+    def put_identity(self, person_id: str, ciphertexts: Mapping[str, bytes], at: datetime) -> None: ...
+
+    def identity(self, person_id: str) -> dict[str, bytes]: ...
+
+    def delete_identity(self, person_id: str) -> int: ...
+
+    def add_stripped(self, rows: Sequence[StrippedField]) -> None: ...
+
+    def stripped(self, *, person_id: str | None = None, limit: int = 100) -> list[StrippedField]: ...
+
+    def delete_stripped(self, person_id: str) -> int: ...
+
+    def save_alert(self, alert: Mapping[str, Any]) -> None:
+        """Insert or replace one alert (``Alert.to_dict()``)."""
+        ...
+
+    def alerts(self, *, active_only: bool = False, limit: int = 200) -> list[dict[str, Any]]:
+        """Newest first."""
+        ...
+
+    def append_audit(self, entry: Mapping[str, Any]) -> None: ...
+
+    def audit(self, *, limit: int = 200) -> list[dict[str, Any]]:
+        """Newest first."""
+        ...
+
+    def reserve_budget(self, period: str, epsilon: float, epsilon_total: float) -> float | None:
+        """Atomically add ``epsilon`` to the period's spend if it stays within ``epsilon_total``; returns the
+        remaining budget, or None (nothing spent) when it would not fit."""
+        ...
+
+    def budget(self, period: str) -> tuple[float, float] | None:
+        """``(epsilon_total, spent)`` of a period, or None when nothing was released in it."""
+        ...
+
+    def linked_ids(self, user_id: str) -> list[str]:
+        """Anonymous ids linked to ``user_id`` by identity stitching."""
+        ...
+
+    def delete_links(self, user_id: str) -> int: ...
+
+    def delete_events(self, event_ids: Sequence[str]) -> int: ...
+
+    def set_event_properties(self, event_id: str, properties: Mapping[str, Any]) -> None: ...
+
+    def delete_impressions_before(self, ts: datetime) -> int: ...
+
+    def record_erasure(self, subject_hash: str, at: datetime, summary: Mapping[str, Any]) -> None: ...
+
+    def erased_hashes(self) -> set[str]: ...
+
+
+@runtime_checkable
+class OnlineEraser(Protocol):
+    """Removes every trace of some ids from an online store (cache keys and values, stream entries)."""
+
+    def erase(self, needles: Sequence[str]) -> int:
+        """Delete keys naming any needle and entries whose value contains one; returns how many went."""
+        ...
+
+
+__all__ += ["StrippedField", "PrivacyStore", "OnlineEraser"]

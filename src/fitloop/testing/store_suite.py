@@ -190,6 +190,16 @@ class StoreConformance:
         stats = {(s.source, s.type): (s.stored, s.duplicates, s.quarantined) for s in stores.ingest.stats()}
         assert stats == {("web", "product_viewed"): (3, 2, 1)}
 
+    def test_ingest_commit_round_trips_like_append(self, stores: Stores) -> None:
+        assert stores.ingest is not None
+        e = ev(1, typ=EventType.ORDER_COMPLETED, size="M", quantity=2, price=19.5, source="web", anonymous_id="anon",
+               properties={"order_id": "o1", "discount": 0.2, "nested": {"a": [1, 2]}, "text": "ünï"})
+        e2 = ev(2, item=None, typ=EventType.SEARCH, properties={})
+        stores.ingest.commit([e, e2], [], [], received_at=T0 + timedelta(hours=1))
+        assert stores.events.get("e1") == e and stores.events.get("e2") == e2
+        assert [x.event_id for x in stores.events.scan(since=T0 + timedelta(seconds=90))] == ["e2"]
+        assert len(stores.events.frame()) == 1
+
     def test_identity_links_merge_history_once(self, stores: Stores) -> None:
         assert stores.ingest is not None
         stores.ingest.commit([ev(1, user="anon-1", anonymous_id="anon-1"), ev(2, user="anon-1", anonymous_id="anon-1")],
@@ -222,6 +232,63 @@ class StoreConformance:
             stores.quarantine.resolve("nope", status="open", code="x", reason="y", at=T0)
         assert stores.quarantine.delete_user("u1") == 2
 
+
+    # ---------------------------------------------------------------- console (issue 8)
+    def test_console_users_and_sessions(self, stores: Stores) -> None:
+        from fitloop.errors import Conflict
+        from fitloop.store.protocols import ConsoleSession, ConsoleUser
+
+        assert stores.console_users is not None and stores.console_sessions is not None
+        stores.console_users.add(ConsoleUser("a@shop.io", "marketer", "scrypt$x", T0))
+        with pytest.raises(Conflict):
+            stores.console_users.add(ConsoleUser("a@shop.io", "admin", "scrypt$y", T0))
+        stores.console_users.update("a@shop.io", role="analyst", disabled=True)
+        got = stores.console_users.get("a@shop.io")
+        assert got is not None and (got.role, got.disabled, got.password_hash, got.created_at) == ("analyst", True,
+                                                                                                  "scrypt$x", T0)
+        assert [u.email for u in stores.console_users.list()] == ["a@shop.io"]
+        with pytest.raises(NotFound):
+            stores.console_users.update("zz@shop.io", role="admin")
+        s1 = ConsoleSession("h1", "a@shop.io", "c1", T0, T0 + timedelta(hours=1))
+        s2 = ConsoleSession("h2", "a@shop.io", "c2", T0, T0 + timedelta(hours=3))
+        stores.console_sessions.put(s1)
+        stores.console_sessions.put(s2)
+        assert stores.console_sessions.get("h1") == s1
+        assert stores.console_sessions.purge(T0 + timedelta(hours=2)) == 1
+        assert stores.console_sessions.get("h1") is None and stores.console_sessions.get("h2") == s2
+        stores.console_sessions.delete("h2")
+        assert stores.console_sessions.get("h2") is None
+
+    def test_audit_log_merch_rules_and_documents(self, stores: Stores) -> None:
+        from fitloop.store.protocols import AuditRecord, ConsoleDocument, MerchRule
+
+        assert stores.audit is not None and stores.merchandising is not None and stores.documents is not None
+        for i in range(3):
+            stores.audit.append(AuditRecord(T0 + timedelta(seconds=i), "a@shop.io", "marketer", f"act{i}", "t",
+                                            i != 1, "d"))
+        assert [a.action for a in stores.audit.list()] == ["act2", "act1", "act0"]
+        assert [a.action for a in stores.audit.list(allowed=False)] == ["act1"]
+        assert stores.audit.list(limit=1)[0].ts == T0 + timedelta(seconds=2)
+        r1 = MerchRule("r1", "pair", "i1", "product", "*", "m@shop.io", T0, "hero", anchor="i9")
+        r2 = MerchRule("r2", "boost_new", "", "*", "seg-1", "m@shop.io", T0 + timedelta(seconds=1), days=14)
+        stores.merchandising.add(r2)
+        stores.merchandising.add(r1)
+        assert stores.merchandising.list() == [r1, r2]
+        stores.merchandising.delete("r1")
+        assert stores.merchandising.list() == [r2]
+        with pytest.raises(NotFound):
+            stores.merchandising.delete("r1")
+        doc = ConsoleDocument("d1", "campaign", "Spring", "draft", "m@shop.io", T0, T0, {"segment": "seg-1",
+                                                                                         "recipients": ["u1", "u2"]})
+        stores.documents.put(doc)
+        stores.documents.put(ConsoleDocument("d2", "experiment", "AB", "running", "m@shop.io", T0, T0, {"looks": []}))
+        assert stores.documents.get("d1") == doc
+        launched = ConsoleDocument("d1", "campaign", "Spring", "launched", "m@shop.io", T0, T0 + timedelta(hours=1),
+                                   {**doc.data, "launched_at": "x"})
+        stores.documents.put(launched)
+        assert stores.documents.get("d1") == launched
+        assert [d.doc_id for d in stores.documents.list("campaign")] == ["d1"]
+        assert stores.documents.get("nope") is None
 
 class CacheConformance:
     """Behaviour every cache backend must show."""

@@ -7,6 +7,7 @@ from fitloop.store.sql.impressions import SqlImpressionLog
 from fitloop.store.sql.ingest_log import SqlIngestLog
 from fitloop.store.sql.migrate import current_revision, head_revision, upgrade
 from fitloop.store.sql.models import SqlModelRegistry
+from fitloop.store.sql.privacy import SqlDataKeyStore, SqlPrivacyStore
 from fitloop.store.sql.profiles import SqlProfileStore
 from fitloop.store.sql.quarantine import SqlQuarantineStore
 from fitloop.store.sql.sources import SqlSourceStore
@@ -18,6 +19,8 @@ __all__ = [
     "SqlImpressionLog",
     "SqlIngestLog",
     "SqlModelRegistry",
+    "SqlDataKeyStore",
+    "SqlPrivacyStore",
     "SqlProfileStore",
     "SqlQuarantineStore",
     "SqlSourceStore",

@@ -9,15 +9,18 @@ group is durable before any request is acknowledged.
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
 from fitloop.collect.quarantine import QuarantineRecord
 from fitloop.data import Event
@@ -32,6 +35,85 @@ __all__ = ["SqlIngestLog"]
 _E = schema.events
 _L = schema.identity_links
 _C = schema.ingest_counters
+
+
+_SQLITE_INSERT = ("INSERT OR IGNORE INTO events (event_id, type, user_id, anonymous_id, ts, received_at, item_id, size, "
+                  "quantity, price, source, properties) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+
+def _sqlite_ts(dt: datetime) -> str:
+    # The exact text SQLAlchemy's SQLite DateTime writes (naive UTC, microseconds), so both paths read alike.
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(UTC).replace(tzinfo=None)
+    return dt.isoformat(sep=" ", timespec="microseconds")
+
+
+def _sqlite_insert(conn: Connection, unique: dict[str, Event], received_at: datetime) -> set[str]:
+    """The hot path on SQLite: plain DB-API ``executemany`` instead of per-row SQLAlchemy bind processing
+    (about 5x less CPU per event).
+
+    SQLite cannot return the ids an ``executemany`` inserted, so the write lock is taken *first* (a no-op
+    UPDATE), which makes "select the ids already stored, then insert the others" atomic even with other
+    processes writing to the same file.
+    """
+    cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cur.execute("UPDATE ingest_counters SET stored = stored WHERE 0")
+        ids = list(unique)
+        existing: set[str] = set()
+        for part in chunks(ids, 500):
+            marks = ",".join("?" * len(part))
+            existing.update(r[0] for r in cur.execute(f"SELECT event_id FROM events WHERE event_id IN ({marks})", part))
+        rec = _sqlite_ts(received_at)
+        rows = [(ev.event_id, ev.type.value, ev.user_id, ev.anonymous_id, _sqlite_ts(ev.ts), rec, ev.item_id, ev.size,
+                 ev.quantity, ev.price, ev.source, json.dumps(dict(ev.properties)))
+                for eid, ev in unique.items() if eid not in existing]
+        if rows:
+            cur.executemany(_SQLITE_INSERT, rows)
+        return {r[0] for r in rows}
+    except sqlite3.OperationalError as exc:
+        # Raised by the raw driver: wrap it like SQLAlchemy does so that `begin` turns "disk full",
+        # "locked" … into a retryable StoreUnavailable.
+        raise OperationalError("INSERT INTO events (group commit)", None, exc) from exc
+    finally:
+        cur.close()
+
+
+_PG_INSERT = """
+INSERT INTO events (event_id, type, user_id, anonymous_id, ts, received_at, item_id, size, quantity, price, source,
+                    properties)
+SELECT * FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[], %s::timestamp[], %s::timestamp[],
+                     %s::varchar[], %s::varchar[], %s::int[], %s::float8[], %s::varchar[], %s::text[]::jsonb[])
+ON CONFLICT (event_id) DO NOTHING
+RETURNING event_id
+"""
+
+
+def _naive_utc(dt: datetime) -> datetime:
+    return dt.astimezone(UTC).replace(tzinfo=None) if dt.tzinfo is not None else dt
+
+
+def _postgres_insert(conn: Connection, unique: dict[str, Event], received_at: datetime) -> set[str]:
+    """The hot path on PostgreSQL (psycopg 3): one ``INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING
+    RETURNING`` per group, the columns sent as arrays, instead of per-row bind processing. ``RETURNING`` names
+    exactly the rows this transaction inserted, also with other API processes writing concurrently."""
+    import psycopg
+
+    evs = list(unique.values())
+    rec = _naive_utc(received_at)
+    cols: list[list[Any]] = [
+        [e.event_id for e in evs], [e.type.value for e in evs], [e.user_id for e in evs], [e.anonymous_id for e in evs],
+        [_naive_utc(e.ts) for e in evs], [rec] * len(evs), [e.item_id for e in evs], [e.size for e in evs],
+        [e.quantity for e in evs], [e.price for e in evs], [e.source for e in evs],
+        [json.dumps(dict(e.properties)) for e in evs]]
+    cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cur.execute(_PG_INSERT, cols)
+        return {r[0] for r in cur.fetchall()}
+    except psycopg.OperationalError as exc:
+        raise OperationalError("INSERT INTO events (group commit)", None, exc) from exc
+    finally:
+        cur.close()
 
 
 class SqlIngestLog:
@@ -92,10 +174,15 @@ class SqlIngestLog:
                     if ev.user_id in mapping and ev.anonymous_id == ev.user_id:
                         ev = replace(ev, user_id=mapping[ev.user_id])
                     unique[ev.event_id] = ev
-                rows = [_row(ev, received_at) for ev in unique.values()]
-                got: set[str] = set()
-                for part in chunks(rows, 1000):
-                    got.update(conn.execute(insert_ignore(_E, self._dialect).returning(_E.c.event_id), part).scalars())
+                if self._dialect == "sqlite":
+                    got = _sqlite_insert(conn, unique, received_at)
+                elif self._dialect == "postgresql" and conn.dialect.driver == "psycopg":
+                    got = _postgres_insert(conn, unique, received_at)
+                else:
+                    got = set()
+                    rows = [_row(ev, received_at) for ev in unique.values()]
+                    for part in chunks(rows, 1000):
+                        got.update(conn.execute(insert_ignore(_E, self._dialect).returning(_E.c.event_id), part).scalars())
                 for key, n in in_group_repeats.items():
                     counts.setdefault(key, [0, 0, 0])[1] += n
                 for eid, ev in unique.items():

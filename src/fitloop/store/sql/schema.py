@@ -224,3 +224,152 @@ ingest_counters = Table(
 
 # Keep LargeBinary importable for later migrations (vault ciphertexts, quarantine payloads).
 _ = LargeBinary
+
+# ---------------------------------------------------------------- console (migration 0004)
+console_users = Table(
+    "console_users",
+    metadata,
+    Column("email", String(254), primary_key=True),
+    Column("role", String(32), nullable=False),
+    Column("password_hash", String(255), nullable=False),  # scrypt with a per-user salt, never the password
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+)
+
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),  # SHA-256 of the cookie token
+    Column("email", String(254), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Index("ix_console_sessions_expires", "expires_at"),
+)
+
+console_audit = Table(
+    "console_audit",
+    metadata,
+    Column("seq", _SeqType, primary_key=True, autoincrement=True),
+    Column("ts", UTCDateTime(), nullable=False),
+    Column("actor", String(254), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(255), nullable=False),
+    Column("allowed", Boolean, nullable=False),
+    Column("detail", Text, nullable=False),
+)
+
+merch_rules = Table(
+    "merch_rules",
+    metadata,
+    Column("rule_id", String(32), primary_key=True),
+    Column("action", String(16), nullable=False),
+    Column("item_id", String(128), nullable=False),
+    Column("slot", String(32), nullable=False),
+    Column("segment", String(64), nullable=False),
+    Column("created_by", String(254), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("days", Integer, nullable=False),
+    Column("expires_at", UTCDateTime()),
+    Column("anchor", String(128), nullable=False),  # outfit rules: the item whose page shows item_id
+)
+
+console_documents = Table(
+    "console_documents",
+    metadata,
+    Column("doc_id", String(32), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("created_by", String(254), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("data", JSONDoc, nullable=False),
+    Index("ix_console_documents_kind_created", "kind", "created_at"),
+)
+
+__all__ += ["console_users", "console_sessions", "console_audit", "merch_rules", "console_documents"]
+
+# ---------------------------------------------------------------- privacy (migration 0005)
+data_keys = Table(
+    "data_keys",
+    metadata,
+    Column("person_id", String(128), primary_key=True),
+    Column("master_version", Integer, nullable=False),
+    Column("wrapped", LargeBinary, nullable=False),  # the person's AES key, wrapped under the master key
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+identity_vault = Table(
+    "identity_vault",
+    metadata,
+    Column("person_id", String(128), nullable=False),
+    Column("field", String(64), nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),  # AES-256-GCM, bound to (person, table, field, person)
+    Column("updated_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("person_id", "field", name="pk_identity_vault"),
+)
+
+privacy_quarantine = Table(
+    "privacy_quarantine",
+    metadata,
+    Column("quarantine_id", String(32), primary_key=True),
+    Column("person_id", String(128), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("event_id", String(128), nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("field", String(64), nullable=False),
+    Column("ciphertext", LargeBinary),  # the stripped value under the person's data key; NULL when unknown
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("status", String(16), nullable=False),
+    Index("ix_privacy_quarantine_person", "person_id"),
+)
+
+compliance_alerts = Table(
+    "compliance_alerts",
+    metadata,
+    Column("alert_id", String(64), primary_key=True),
+    Column("rule", String(64), nullable=False),
+    Column("pause_key", String(200), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("owner", String(254), nullable=False),
+    Column("first_ts", UTCDateTime(), nullable=False),
+    Column("last_ts", UTCDateTime(), nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("data", JSONDoc, nullable=False),  # Alert.to_dict(): notification, resumption, details
+)
+
+compliance_audit = Table(
+    "compliance_audit",
+    metadata,
+    Column("seq", _SeqType, primary_key=True, autoincrement=True),
+    Column("ts", UTCDateTime(), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("pause_key", String(200)),
+    Column("actor", String(254), nullable=False),
+    Column("alert_id", String(64)),
+    Column("detail", JSONDoc, nullable=False),
+)
+
+dp_budgets = Table(
+    "dp_budgets",
+    metadata,
+    Column("period", String(32), primary_key=True),
+    Column("epsilon_total", Float, nullable=False),
+    Column("spent", Float, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+privacy_erasures = Table(
+    "privacy_erasures",
+    metadata,
+    Column("subject_hash", String(64), primary_key=True),  # HMAC of the erased id, never the id itself
+    Column("erased_at", UTCDateTime(), nullable=False),
+    Column("summary", JSONDoc, nullable=False),  # rows removed per store, consent history without the id
+)
+
+__all__ += ["data_keys", "identity_vault", "privacy_quarantine", "compliance_alerts", "compliance_audit",
+            "dp_budgets", "privacy_erasures"]
