@@ -190,6 +190,20 @@ class SuitabilityModel:
         return None, 0.0
 
     def item_beta(self, item: Item) -> tuple[float, str | None, str, tuple[str, ...]]:
+        # Serving scores the same items again and again; their text parsing (regexes) is memoised.
+        memo_key = (item.item_id, item.article_type, item.category, item.title, item.colour, item.material,
+                    len(item.description))
+        cache: dict[tuple[object, ...], tuple[float, str | None, str, tuple[str, ...]]] = \
+            self.__dict__.setdefault("_beta_memo", {})
+        hit = cache.get(memo_key)
+        if hit is not None:
+            return hit
+        if len(cache) > 200_000:
+            cache.clear()
+        cache[memo_key] = out = self._item_beta(item)
+        return out
+
+    def _item_beta(self, item: Item) -> tuple[float, str | None, str, tuple[str, ...]]:
         key, beta = self.type_beta(item)
         cls = colour_class(item.colour)
         beta += self.colours.get(cls, 0.0)
