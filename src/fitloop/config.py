@@ -80,6 +80,12 @@ class Settings(BaseSettings):
                                         "aggregates released outside the shop.")
     dp_min_group_size: int = Field(default=20, ge=0, description="Released DP groups smaller than this are suppressed.")
 
+    # Serving re-ranking (context, exposure, diversity, bandit) after recall; see services/reranking.py.
+    rerank: bool = Field(default=True, description="Re-rank recommendations by context, exposure, diversity and a bandit.")
+    weather_url: str | None = Field(default=None, description="Open-Meteo-compatible base URL; climate normals otherwise.")
+    weather_budget_ms: int = Field(default=150, ge=10, le=5000, description="Time budget of a weather lookup.")
+    profile_updates: bool = Field(default=True, description="Keep shopper profiles current from the event log.")
+
     @field_validator("database_url")
     @classmethod
     def _normalise_url(cls, v: str) -> str:

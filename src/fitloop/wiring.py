@@ -23,7 +23,9 @@ from fitloop.services.erasure import DataSubjectService
 from fitloop.services.ingest import IngestService
 from fitloop.services.merchandising import MerchandisingService
 from fitloop.services.privacy import PrivacyCollectionGate, PrivacyConfig, PrivacyService
+from fitloop.services.profiles import ProfileService
 from fitloop.services.recommend import RecommendationService, Recommender
+from fitloop.services.reranking import RerankConfig, ServingPolicies
 from fitloop.store import Stores
 from fitloop.store.memory import MemoryCache, MemoryEventBus
 from fitloop.store.sql import (
@@ -153,11 +155,16 @@ class Container:
     # Privacy (issue 4): consent, vault, compliance monitor, DP; data-subject rights; retention.
     privacy: PrivacyService | None = None
     subjects: DataSubjectService | None = None
+    # Shopper understanding (issue 5): profiles follow the event log in real time.
+    profiles: ProfileService | None = None
 
     def start(self) -> None:
         """Start background workers (model reloader, batch writers, the event group committer)."""
         self.recommendations.start()
         self._started.append(self.recommendations.stop)
+        if self.profiles is not None and self.settings.profile_updates:
+            self.profiles.start()
+            self._started.append(self.profiles.stop)
         if self.ingest is not None:
             self.ingest.start()
             self._started.append(self.ingest.stop)
@@ -182,6 +189,11 @@ def build(settings: Settings) -> Container:
     privacy = build_privacy(settings, stores)
     recommendations = RecommendationService(stores, load_recommender, rules_provider=merchandising.current)
     recommendations.personalised = privacy.personalised
+    if settings.rerank:
+        recommendations.policies = ServingPolicies(
+            stores, settings.model_path() / "bandit",
+            RerankConfig(weather_url=settings.weather_url, weather_budget_ms=settings.weather_budget_ms),
+        )
     gate = PrivacyCollectionGate(privacy) if settings.privacy_gate else None
     return Container(
         settings=settings,
@@ -193,6 +205,7 @@ def build(settings: Settings) -> Container:
         privacy=privacy,
         subjects=DataSubjectService(stores, privacy, model_dirs=[settings.model_path()],
                                     segment_of=segments.segment_of),
+        profiles=ProfileService(stores),
     )
 
 

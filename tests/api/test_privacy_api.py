@@ -98,6 +98,10 @@ def test_withdrawal_over_http_stops_collection_and_a_violation_can_be_resumed(cl
     assert r.status_code == 200 and r.json()["status"] == "resolved" and r.json()["resumed_by"] == "ops@shop.example"
     r = client.post("/v1/compliance/pauses/web%7Cfield%3Aphone/resume", json={"by": "x"}, headers=h)
     assert r.status_code == 404
+    r = client.post("/v1/compliance/pauses", json={"key": "web|*", "reason": "investigation"}, headers=h)
+    assert r.status_code == 200 and r.json()["rule"] == "manual"
+    r = client.post("/v1/batch", json={"batch": [view("e3", "s2")]}, headers=basic(key))
+    assert r.json()["stored"] == 0
 
 
 def test_ropa_and_dp_segments(client: TestClient) -> None:

@@ -18,7 +18,7 @@ from fitloop import __version__
 from fitloop.api.errors import install_error_handlers
 from fitloop.api.logs import configure_logging
 from fitloop.api.middleware import RequestContextMiddleware
-from fitloop.api.routes import health, ingest, pages, quarantine, recommendations, sdk, shop
+from fitloop.api.routes import health, ingest, pages, profiles, quarantine, recommendations, sdk, shop
 from fitloop.api.routes import privacy as privacy_routes
 from fitloop.config import Settings
 from fitloop.web import console
@@ -69,6 +69,7 @@ def create_app(settings: Settings, *, container: Container | None = None, config
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
     app.include_router(recommendations.router)
+    app.include_router(profiles.router)
     app.include_router(pages.router)
     app.include_router(ingest.router)
     app.include_router(quarantine.router)

@@ -11,7 +11,20 @@ import sys
 import typer
 
 from fitloop import __version__
-from fitloop.cli import bandit, context, db, events, privacy, secrets_cmd, segments, server, simulator, size, sources
+from fitloop.cli import (
+    bandit,
+    console_users,
+    context,
+    db,
+    events,
+    privacy,
+    secrets_cmd,
+    segments,
+    server,
+    simulator,
+    size,
+    sources,
+)
 from fitloop.cli._common import err_console
 from fitloop.errors import FitloopError
 
@@ -39,7 +52,8 @@ def _root(
     """fitloop: collect lawfully, understand shoppers, recommend what they keep, market precisely."""
 
 
-for _module in (server, db, secrets_cmd, simulator, privacy, bandit, sources, events, context, size, segments):
+for _module in (server, db, secrets_cmd, simulator, privacy, bandit, sources, events, context, size, segments,
+                console_users):
     _module.register(app)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from itertools import islice
 from pathlib import Path
 from typing import Annotated
 
@@ -49,6 +50,8 @@ def demo(
 ) -> None:
     """Generate a simulated fashion shop, load it into SQLite, train a first recommender and serve it."""
     from fitloop.evaluate.simulator import ShopConfig, SimulatedShop
+    from fitloop.services.console_demo import DEMO_PASSWORD, prepare_console_demo
+    from fitloop.services.profiles import OFFSET_DOC
     from fitloop.services.shop_loader import load_shop
     from fitloop.services.training import train_from_stores
 
@@ -82,14 +85,27 @@ def demo(
                                        on_step=lambda msg: progress.update(task, description=f"training: {msg}"))
             progress.update(task, total=1, completed=1,
                             description=f"trained recommender {report.record.version} in {report.seconds:.1f}s")
+        task = progress.add_task("preparing the console (demo logins, simulated consents)", total=None)
+        demo_users = prepare_console_demo(stores, seed=seed)
+        if not stores.profiles.get(OFFSET_DOC) and container.profiles is not None:
+            progress.update(task, description="building shopper profiles")
+            container.profiles.rebuild()
+        if container.segments is not None and container.segments.current() is None:
+            progress.update(task, description="finding segments")
+            container.segments.build()
+        progress.update(task, total=1, completed=1, description="console ready: profiles, segments, demo logins")
     if container.ingest is not None:
         container.ingest.demo_write_key()  # creates the "demo-shop" source whose public key the shop embeds
-    sample = next(iter(stores.users.iter_user_ids()), None)
+    # Show a shopper who consented to personalisation (some simulated shoppers opted out).
+    personal = container.recommendations.personalised
+    sample = next((u for u in islice(stores.users.iter_user_ids(), 500) if personal is None or personal(u)), None)
     console.print(f"\n[bold]Ready in {time.perf_counter() - t0:.0f}s.[/]")
     base = f"http://{host}:{port}"
     console.print(f"  landing page     {base}/")
     console.print(f"  demo shop        {base}/shop  (click around; events arrive live)")
     console.print(f"  API docs         {base}/docs")
+    console.print(f"  console          {base}/console/  logins: {', '.join(sorted(demo_users))}"
+                  f"  password: {DEMO_PASSWORD}")
     if sample:
         console.print(f"  recommendations  {base}/v1/recommendations?user_id={sample}&k=12")
     if not serve_api:

@@ -38,7 +38,7 @@ class ProfileService:
         self._reference_prices: dict[str, float] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._token = uuid.uuid4().hex.encode()
 
     # ------------------------------------------------------------------ reading
@@ -103,12 +103,13 @@ class ProfileService:
 
     def poll_once(self) -> int:
         """Apply what was stored since the last position; returns how many profiles changed."""
-        doc = self._stores.profiles.get(OFFSET_DOC)
-        after = int(doc["seq"]) if doc else 0
-        batch = self._stores.events.tail(after, limit=2000)
-        if not batch:
-            return 0
-        return self.apply([e for _, e in batch], reached_seq=batch[-1][0])
+        with self._lock:  # read position, apply, write position: one step, never interleaved
+            doc = self._stores.profiles.get(OFFSET_DOC)
+            after = int(doc["seq"]) if doc else 0
+            batch = self._stores.events.tail(after, limit=2000)
+            if not batch:
+                return 0
+            return self.apply([e for _, e in batch], reached_seq=batch[-1][0])
 
     def start(self) -> None:
         if self._thread and self._thread.is_alive():

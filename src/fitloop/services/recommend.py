@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from fitloop.data import Context, Recommendations, ScoredItem
 from fitloop.errors import FitloopError, InvalidInput, NotTrained
 from fitloop.services.merchandising import RuleSet
+from fitloop.services.reranking import ServingPolicies
 from fitloop.services.writer import BatchWriter
 from fitloop.store import Impression, Stores
 
@@ -108,11 +109,18 @@ class RecommendationService:
         # Privacy (issue 4): False for a shopper who did not consent to personalisation (or was erased);
         # they get the popularity list a new visitor gets, never lists computed from their own history.
         self.personalised: Callable[[str], bool] | None = None
+        # Re-ranking after recall (context, exposure, diversity, bandit); see services/reranking.py.
+        self.policies: ServingPolicies | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
+        # Fresh threads each time: a service stopped by one app lifespan can serve the next one.
+        self._stop = threading.Event()
+        self._writer = BatchWriter(self._stores.impressions.log, name="impression-writer")
         self._writer.start()
         self.reload()
+        if self.policies is not None:
+            self.policies.start()
         self._thread = threading.Thread(target=self._poll, name="model-reloader", daemon=True)
         self._thread.start()
 
@@ -120,6 +128,9 @@ class RecommendationService:
         self._stop.set()
         if self._thread:
             self._thread.join(5)
+            self._thread = None
+        if self.policies is not None:
+            self.policies.stop()
         self._writer.close()
 
     def _poll(self) -> None:
@@ -190,21 +201,32 @@ class RecommendationService:
         rules = self.rules_provider() if self.rules_provider is not None else None
         # Ask for more when rules may drop or move items, so the list stays k long.
         want = min(MAX_K, k + rules.blocking) if rules is not None else k
+        policies = self.policies
+        # Re-ranking policies choose among a wider recall; the list is cut to ``want`` after them.
+        recall = min(MAX_K * 3, want * policies.config.candidates_factor) if policies is not None else want
         personal = self.personalised is None or self.personalised(user_id)
+        rid = request_id or uuid.uuid4().hex
         if personal:
-            items = model.recommend(user_id, k=want, context=ctx, exclude=excluded, in_stock=in_stock)
+            items = model.recommend(user_id, k=recall, context=ctx, exclude=excluded, in_stock=in_stock)
         else:
             items = [replace(it, reason=NOT_PERSONALISED_REASON) for it in
-                     model.recommend(ANONYMOUS_USER, k=want, context=ctx, exclude=excluded, in_stock=in_stock)]
+                     model.recommend(ANONYMOUS_USER, k=recall, context=ctx, exclude=excluded, in_stock=in_stock)]
+        if policies is not None and personal:
+            items = policies.rerank(ctx, items, want, user_id=user_id, request_id=rid)
+        else:
+            items = items[:want]
         if rules is not None:
-            items = rules.apply(items, user_id=user_id, slot=slot, k=k, exclude=excluded, in_stock=in_stock)
-        rid = request_id or uuid.uuid4().hex
+            items = rules.apply(items, user_id=user_id, slot=slot, k=k, exclude=excluded, in_stock=in_stock,
+                                context_item=ctx.item_id)
+        version = self._version or "unknown"
+        if policies is not None and personal:
+            version = f"{version}+{policies.version}"
         recs = Recommendations(
             user_id=user_id,
             items=tuple(items),
-            policy_version=self._version or "unknown",
+            policy_version=version,
             request_id=rid,
-            cold_start=not personal or not model.knows_user(user_id),
+            cold_start=not personal or not model.is_known(user_id),
         )
         if log_impression:  # False for the console's what-if previews, which no shopper saw
             self._log_impression(recs, slot, ctx)

@@ -59,7 +59,7 @@ _FEEDBACK_KINDS = {
 class RerankConfig:
     """Which stages run, and their knobs."""
 
-    candidates_factor: int = 3
+    candidates_factor: int = 2
     context: bool = True
     exposure: bool = True
     diversity_lambda: float | None = 0.8

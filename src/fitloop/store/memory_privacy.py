@@ -11,11 +11,23 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 
 from fitloop.store.memory import MemoryCache, MemoryEventBus
 
-__all__ = ["MemoryEraser"]
+__all__ = ["MemoryEraser", "id_matcher"]
+
+
+def id_matcher(needles: Sequence[str]) -> re.Pattern[bytes]:
+    """Matches any of ``needles`` as a whole id: not as part of a longer id (erasing ``u1`` keeps ``u10``).
+
+    >>> m = id_matcher(["u1"])
+    >>> bool(m.search(b"profile:u1")), bool(m.search(b'{"user": "u1"}')), bool(m.search(b"profile:u10"))
+    (True, True, False)
+    """
+    alts = b"|".join(re.escape(n.encode()) for n in sorted(set(needles), key=len, reverse=True) if n)
+    return re.compile(rb"(?<![A-Za-z0-9_\-])(?:" + alts + rb")(?![A-Za-z0-9_\-])")
 
 
 class MemoryEraser:
@@ -29,13 +41,13 @@ class MemoryEraser:
         wanted = [n for n in needles if n]
         if not wanted:
             return 0
-        raw = [n.encode() for n in wanted]
+        match = id_matcher(wanted)
         n = 0
         if self._cache is not None:
             doomed = []
             for key in self._cache.scan_keys(""):
                 value = self._cache.get(key) or b""
-                if any(w in key for w in wanted) or any(r in value for r in raw):
+                if match.search(key.encode()) or match.search(value):
                     doomed.append(key)
             self._cache.delete(*doomed)
             n += len(doomed)
@@ -44,7 +56,7 @@ class MemoryEraser:
             with bus._lock:  # noqa: SLF001 - same package; the bus has no public delete by design
                 for topic, stream in bus._streams.items():  # noqa: SLF001
                     keep = [(i, m) for i, m in stream
-                            if not any(w in json.dumps(m, default=str) for w in wanted)]
+                            if not match.search(json.dumps(m, default=str).encode())]
                     n += len(stream) - len(keep)
                     stream.clear()
                     stream.extend(keep)

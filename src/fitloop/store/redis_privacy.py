@@ -7,10 +7,13 @@ Erasure is rare, so a full ``SCAN`` of the namespace is acceptable; it never blo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
 import redis
+
+from fitloop.store.memory_privacy import id_matcher
 
 __all__ = ["RedisEraser"]
 
@@ -25,14 +28,14 @@ class RedisEraser:
         self._p = prefix
 
     @staticmethod
-    def _hit(blob: Any, raw: Sequence[bytes]) -> bool:
+    def _hit(blob: Any, raw: re.Pattern[bytes]) -> bool:
         b = blob.encode() if isinstance(blob, str) else bytes(blob or b"")
-        return any(r in b for r in raw)
+        return raw.search(b) is not None
 
     def erase(self, needles: Sequence[str]) -> int:
-        raw = [n.encode() for n in needles if n]
-        if not raw:
+        if not any(needles):
             return 0
+        raw = id_matcher(needles)  # whole ids only: erasing u1 must not touch u10
         r: Any = self._r
         n = 0
         for key in r.scan_iter(match=f"{self._p}*", count=_PAGE):
@@ -65,7 +68,7 @@ class RedisEraser:
                 n += self._erase_stream(key, raw)
         return n
 
-    def _erase_stream(self, key: bytes, raw: Sequence[bytes]) -> int:
+    def _erase_stream(self, key: bytes, raw: re.Pattern[bytes]) -> int:
         r: Any = self._r
         n = 0
         start = b"-"

@@ -290,6 +290,51 @@ class StoreConformance:
         assert [d.doc_id for d in stores.documents.list("campaign")] == ["d1"]
         assert stores.documents.get("nope") is None
 
+    # ---------------------------------------------------------------- privacy (issue 4)
+    def test_data_keys_add_once_put_never_resurrects(self, stores: Stores) -> None:
+        from fitloop.privacy.vault import WrappedKey
+
+        keys = stores.data_keys
+        assert keys is not None
+        assert keys.add(WrappedKey("p1", 1, b"a")).wrapped == b"a"
+        assert keys.add(WrappedKey("p1", 1, b"b")).wrapped == b"a"  # the first writer wins
+        keys.put(WrappedKey("p1", 2, b"c"))
+        assert keys.get("p1") == WrappedKey("p1", 2, b"c")
+        assert [k.person_id for k in keys.iter()] == ["p1"]
+        assert keys.delete("p1") and keys.get("p1") is None
+        keys.put(WrappedKey("p1", 3, b"d"))  # a rewrap racing an erasure
+        assert keys.get("p1") is None
+
+    def test_privacy_store_vault_stripped_alerts_budget_erasures(self, stores: Stores) -> None:
+        from fitloop.store.protocols import StrippedField
+
+        pv = stores.privacy
+        assert pv is not None
+        pv.put_identity("p1", {"email": b"\x01ct", "name": b"\x01n"}, T0)
+        pv.put_identity("p1", {"email": b"\x01ct2"}, T0)
+        assert pv.identity("p1") == {"email": b"\x01ct2", "name": b"\x01n"}
+        assert pv.delete_identity("p1") == 2 and pv.identity("p1") == {}
+        pv.add_stripped([StrippedField("q1", "p1", "web", "web:m1", "product_viewed", "phone", b"\x01x", T0),
+                         StrippedField("q2", "p1", "web", "web:m2", "product_viewed", "phone", None, T0)])
+        assert {r.quarantine_id for r in pv.stripped(person_id="p1")} == {"q1", "q2"}
+        assert pv.delete_stripped("p1") == 2
+        alert = {"alert_id": "a1", "rule": "field_outside_manifest", "pause_key": "web|field:phone", "message": "m",
+                 "owner": "ops", "first_ts": T0.isoformat(), "last_ts": T0.isoformat(), "count": 1,
+                 "status": "active", "details": {}}
+        pv.save_alert(alert)
+        pv.save_alert({**alert, "count": 3})
+        assert [(a["alert_id"], a["count"]) for a in pv.alerts(active_only=True)] == [("a1", 3)]
+        pv.save_alert({**alert, "status": "resolved"})
+        assert pv.alerts(active_only=True) == [] and len(pv.alerts()) == 1
+        pv.append_audit({"ts": T0, "action": "paused", "pause_key": "web|*", "actor": "m", "alert_id": "a1"})
+        pv.append_audit({"ts": T0, "action": "resumed", "pause_key": "web|*", "actor": "dpo", "alert_id": "a1"})
+        assert [a["action"] for a in pv.audit()] == ["resumed", "paused"]
+        assert pv.reserve_budget("2025-03", 0.6, 1.0) == pytest.approx(0.4)
+        assert pv.reserve_budget("2025-03", 0.6, 1.0) is None
+        assert pv.budget("2025-03") == pytest.approx((1.0, 0.6))
+        pv.record_erasure("h1", T0, {"removed": {"events": 2}})
+        assert pv.erased_hashes() == {"h1"}
+
 class CacheConformance:
     """Behaviour every cache backend must show."""
 

@@ -25,7 +25,11 @@ def landing(request: Request) -> Response:
         "model": active.version if active else None,
         "health": [(h.name, h.ok) for h in stores.health()],
         "sample_users": list(islice(stores.users.iter_user_ids(), 3)),
-        "links": [],
+        "links": [
+            {"href": "/console/", "title": "Marketer console (segments, campaigns, experiments, compliance)"},
+            {"href": "/shop", "title": "Demo shop (uses the browser SDK; click around and watch events arrive)"},
+            {"href": "/sdk/fitloop.js", "title": "Browser SDK fitloop.js"},
+        ],
     }
     return templates.TemplateResponse(request, "landing.html", {"stats": stats})
 

@@ -106,6 +106,18 @@ def alerts(request: Request, active: Annotated[bool, Query()] = False,
             "dropped": svc.drop_counts()}
 
 
+class PauseIn(BaseModel):
+    key: str = Field(min_length=3, max_length=200, description="'web|*', 'web|field:phone' or 'web|purpose:analytics'")
+    reason: str = Field(min_length=1, max_length=500)
+    by: str = Field(default="dpo", min_length=1, max_length=254)
+
+
+@router.post("/compliance/pauses", summary="Pause a collection by hand (e.g. during an investigation)",
+             dependencies=_Admin, responses=_R401)
+def pause(request: Request, body: PauseIn) -> dict[str, Any]:
+    return _privacy(request).pause(body.key, by=body.by, reason=body.reason)
+
+
 @router.post("/compliance/pauses/{key:path}/resume", summary="Resume a paused collection (key: 'web|field:phone')",
              dependencies=_Admin, responses={**_R401, 404: {"description": "not paused"}})
 def resume(request: Request, key: Annotated[str, Path(min_length=3, max_length=200)],
