@@ -18,6 +18,7 @@ from fitloop.cli import (
     db,
     events,
     privacy,
+    recsys,
     secrets_cmd,
     segments,
     server,
@@ -53,7 +54,7 @@ def _root(
 
 
 for _module in (server, db, secrets_cmd, simulator, privacy, bandit, sources, events, context, size, segments,
-                console_users):
+                console_users, recsys):
     _module.register(app)
 
 

@@ -109,13 +109,17 @@ def write_predictions(predictions: dict[str, list[str]], out: Path) -> None:
 
 
 def train_cmd(
-    dataset: Annotated[str, typer.Option(help="Data set to train on (hm).")] = "hm",
+    dataset: Annotated[str, typer.Option(help="What to train on: 'store' (the shop's own events in "
+                                              "FITLOOP_DATABASE_URL; the new bundle serves at once) or 'hm'.")] = "store",
     data_dir: Annotated[Path | None, typer.Option(help="Folder holding hm/ (default: $FITLOOP_DATA_DIR or ../shared/data).")] = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Train on behaviour up to and including this day (YYYY-MM-DD).")] = None,
     models_dir: Annotated[Path, typer.Option(help="Bundle root; a new version folder is added and CURRENT points at it.")] = Path("models"),
     config: Annotated[Path | None, typer.Option(help="JSON file with a RecommenderConfig (default settings otherwise).")] = None,
 ) -> None:
     """Train the recommender (candidate sources + LambdaRank) and save a versioned model bundle."""
+    if dataset == "store":
+        _train_store(config)
+        return
     _check_dataset(dataset)
     cut = _date(as_of, "--as-of")
     console = Console(stderr=True)
@@ -128,6 +132,24 @@ def train_cmd(
     top = list(rec.feature_importance.items())[:10]
     if top:
         typer.echo("top ranker features (gain): " + ", ".join(f"{k} {v:.0f}" for k, v in top))
+
+
+def _train_store(config: Path | None) -> None:
+    """Train on the installation's own store and activate the bundle (running servers hot-reload it)."""
+    from fitloop.config import Settings
+    from fitloop.services.training import train_from_stores
+    from fitloop.wiring import build
+
+    container = build(Settings())
+    try:
+        console = Console(stderr=True)
+        with console.status("training on the store's events") as status:
+            report = train_from_stores(container.stores, container.settings.model_path(), config=_config(config),
+                                       on_step=lambda m: status.update(m))
+    finally:
+        container.close()
+    typer.echo(f"trained and activated bundle {report.record.version} on {report.n_interactions:,} interactions "
+               f"and {report.n_items:,} items in {report.seconds:.0f}s; servers pick it up within seconds")
 
 
 def evaluate_cmd(
