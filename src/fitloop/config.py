@@ -50,7 +50,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="FITLOOP_", env_file=None, extra="ignore", frozen=True)
 
-    data_dir: Path = Field(default=Path("fitloop-data"), description="Folder for the SQLite file, model bundles and demo secrets.")
+    # Read from FITLOOP_HOME: FITLOOP_DATA_DIR names the folder of the real public datasets (fitloop.datasets).
+    data_dir: Path = Field(default=Path("fitloop-data"),
+                           description="Folder for the SQLite file, model bundles and demo secrets (env FITLOOP_HOME).")
     database_url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite in data_dir.")
     redis_url: str | None = Field(default=None, description="redis://host:port/db; optional.")
     redis_prefix: str = Field(default="fitloop:", description="Namespace for every Redis key this installation writes.")
@@ -85,6 +87,20 @@ class Settings(BaseSettings):
     weather_url: str | None = Field(default=None, description="Open-Meteo-compatible base URL; climate normals otherwise.")
     weather_budget_ms: int = Field(default=150, ge=10, le=5000, description="Time budget of a weather lookup.")
     profile_updates: bool = Field(default=True, description="Keep shopper profiles current from the event log.")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: Any, env_settings: Any,
+                                   dotenv_settings: Any, file_secret_settings: Any) -> tuple[Any, ...]:
+        # FITLOOP_DATA_DIR names the real public datasets (fitloop.datasets), not this installation's
+        # folder, which comes from FITLOOP_HOME.
+        def environment() -> dict[str, Any]:
+            values: dict[str, Any] = dict(env_settings())
+            values.pop("data_dir", None)
+            if os.environ.get("FITLOOP_HOME"):
+                values["data_dir"] = os.environ["FITLOOP_HOME"]
+            return values
+
+        return (init_settings, environment, dotenv_settings, file_secret_settings)
 
     @field_validator("database_url")
     @classmethod
