@@ -159,7 +159,10 @@ class PrivacyCases:
              "properties": {"item_id": "i2", "list_id": marker}},
         ]})
         pv.store_identity(user, {"email": f"{marker}@example.com", "name": f"Ann {marker}"})
-        s.profiles.put(user, {"note": marker, "n": 3})
+        if ctr.profiles is not None:  # let the real-time profile updater catch up, then plant the marker
+            while ctr.profiles.poll_once():
+                pass
+        s.profiles.put(user, {**(s.profiles.get(user) or {}), "note": marker})
         s.impressions.log([Impression(f"r-{marker}", user, "home", "v1", datetime.now(UTC),
                                       ({"item_id": "i1", "position": 0, "score": 1.0, "propensity": 1.0,
                                         "source": marker},), {"slot": "home", "marker": marker})])

@@ -339,6 +339,10 @@ class DataSubjectService:
         removed["model_files"] = len(files)
         for i in ids:
             self.privacy.invalidate(i)
+            # Second pass: a real-time profile updater that read the shopper's events just before they were
+            # deleted may have written the profile back meanwhile.
+            if s.profiles.get(i) is not None:
+                s.profiles.delete(i)
         now = datetime.now(UTC)
         s.privacy.record_erasure(self.privacy.subject_hash(user_id), now, {
             "removed": removed, "data_keys_deleted": keys, "actor": actor[:64],
