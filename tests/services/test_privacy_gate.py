@@ -57,8 +57,10 @@ def test_free_text_is_scrubbed_and_unconsented_fields_withheld(pv: PrivacyServic
     assert d.store and d.event.properties["query"] == "dress call <PHONE>"
     d = gate.check(WEB, ev(EventType.PRODUCT_VIEWED, item_id="i1", latitude=45.7, slot="home"), ())
     assert d.store and "latitude" not in d.event.properties  # location not consented
-    assert "slot" not in d.event.properties  # in the collector's schema, not in the manifest: withheld quietly
-    assert not pv.is_paused("web", field="slot") and pv.alerts() == []
+    assert d.event.properties["slot"] == "home"  # declared in the manifest
+    d = gate.check(WEB, ev(EventType.PAGE, name="Home", path="/"), ())
+    assert d.store and "name" not in d.event.properties  # in the collector's schema, not the manifest: withheld quietly
+    assert not pv.is_paused("web", field="name") and pv.alerts() == []
     assert {c["reason"] for c in pv.drop_counts()} == {"withheld_schema"}
 
 

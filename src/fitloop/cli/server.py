@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
 from typing import Annotated
@@ -21,9 +24,28 @@ def _run_server(settings: Settings, host: str, port: int, container: Container |
     app = create_app(settings, container=container)
     config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, server_header=False,
                             timeout_graceful_shutdown=5)
-    # uvicorn installs SIGINT/SIGTERM handlers: Ctrl-C drains requests, runs the lifespan shutdown
-    # (flushing queued writes) and returns here.
-    uvicorn.Server(config).run()
+    # Ctrl-C (or SIGTERM) drains requests, runs the lifespan shutdown (flushing queued writes) and
+    # returns here; a second Ctrl-C forces the exit.
+    _QuietServer(config).run()
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn re-raises the captured signal after a graceful shutdown, which prints a traceback on
+    Ctrl-C; a shop's operator should see a clean stop instead."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        def handle(sig: int, _frame: object) -> None:
+            if self.should_exit and sig == signal.SIGINT:
+                self.force_exit = True
+            self.should_exit = True
+
+        previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def serve(
