@@ -87,6 +87,9 @@ def test_withdrawal_over_http_stops_collection_and_a_violation_can_be_resumed(cl
     assert r.json()["stored"] == 1
     stored = ctr.stores.events.get("web:e1")
     assert stored is not None and "phone" not in stored.properties and stored.properties["_purposes"] == ["analytics"]
+    # The stripped value is kept, encrypted under the shopper's data key, for the DPO's review.
+    kept = ctr.privacy.stripped_values("s1")
+    assert [(k["field"], k["value"]) for k in kept] == [("phone", "+8613800138000")]
     client.post("/v1/consent", json={"user_id": "s1", "purposes": {"analytics": False}, "source": "sdk"})
     r = client.post("/v1/batch", json={"batch": [view("e2", "s1")]}, headers=basic(key))
     assert (r.json()["stored"], r.json()["withheld"]) == (0, 1)

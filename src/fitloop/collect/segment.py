@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -82,6 +82,21 @@ class Normalised:
     events: tuple[Event, ...]
     undeclared: tuple[str, ...] = ()
     link: tuple[str, str] | None = None  # (anonymous_id, user_id)
+    #: The undeclared fields with the values sent, so the gate can keep them (encrypted) for review.
+    undeclared_values: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _lookup(props: Any, dotted: str) -> Any:
+    """The value at a dotted path such as ``lines.0.colour`` (None when it is not there)."""
+    cur = props
+    for part in dotted.split("."):
+        if isinstance(cur, Mapping):
+            cur = cur.get(part)
+        elif isinstance(cur, list) and part.isdigit() and int(part) < len(cur):
+            cur = cur[int(part)]
+        else:
+            return None
+    return cur
 
 
 def _utc(dt: datetime) -> datetime:
@@ -232,7 +247,8 @@ def normalise(
     link = (msg.anonymousId, msg.userId) if msg.anonymousId and msg.userId and msg.anonymousId != msg.userId else None
     common: dict[str, Any] = {"type": et, "user_id": user, "ts": ts, "source": source, "anonymous_id": msg.anonymousId}
     events = _to_events(et, props, ctx, message_id, common)
-    return Normalised(message_id, msg.type, events, undeclared, link)
+    values = {name: _lookup(props_in, name) for name in undeclared}
+    return Normalised(message_id, msg.type, events, undeclared, link, values)
 
 
 def _to_events(et: EventType, props: dict[str, Any], ctx: dict[str, Any], mid: str,

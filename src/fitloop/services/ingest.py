@@ -107,16 +107,20 @@ class GateDecision:
 class CollectionGate(Protocol):
     """Called for each validated event before storage (the privacy gate plugs in here)."""
 
-    def check(self, source: Source, event: Event, undeclared_fields: tuple[str, ...]) -> GateDecision: ...
+    def check(self, source: Source, event: Event,
+              undeclared_fields: tuple[str, ...] | Mapping[str, Any]) -> GateDecision:
+        """``undeclared_fields``: names, or names with the values sent (kept encrypted for review)."""
+        ...
 
 
 class DefaultGate:
     """Undeclared fields send the message to the quarantine (``undeclared_field``); identity fields of
     ``identify`` traits are kept out of the behaviour log."""
 
-    def check(self, source: Source, event: Event, undeclared_fields: tuple[str, ...]) -> GateDecision:
+    def check(self, source: Source, event: Event,
+              undeclared_fields: tuple[str, ...] | Mapping[str, Any]) -> GateDecision:
         if undeclared_fields:
-            names = ", ".join(undeclared_fields[:10])
+            names = ", ".join(list(undeclared_fields)[:10])
             return GateDecision(False, event, f"fields not declared in the {event.type.value} schema: {names}; "
                                 "declare them (new schema version) or stop sending them", "undeclared_field")
         if event.type is EventType.IDENTIFY and IDENTITY_FIELDS.intersection(event.properties):
@@ -453,7 +457,7 @@ class IngestService:
             kept: list[Event] = []
             refusal: tuple[str, str] | None = None
             for ev in n.events:
-                d = self.gate.check(source, ev, n.undeclared)
+                d = self.gate.check(source, ev, n.undeclared_values or n.undeclared)
                 if d.store:
                     kept.append(d.event)
                 elif d.quarantine_reason is not None:
