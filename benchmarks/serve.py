@@ -138,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
 
 HOME_MARKER = "bench-home.json"
 HTTP_MARKER = "<!-- serve.py --http writes below this line -->"
+#: Hand-written notes under this line (in the HTTP section) survive a rerun of ``--http --md``.
+NOTES_MARKER = "<!-- notes: kept by serve.py -->"
 
 
 def hm_catalog_items(articles: pd.DataFrame, transactions: pd.DataFrame) -> list[Item]:
@@ -252,9 +254,11 @@ class Server:
         deadline = time.monotonic() + self.ready_timeout_s
         while True:
             if self.proc.poll() is not None:
+                self._log.close()
                 raise RuntimeError(f"fitloop serve exited with {self.proc.returncode}; see {self.log_path}")
             try:
-                status, _ = HttpClient("127.0.0.1", self.port, timeout_s=5).get("/readyz")
+                with HttpClient("127.0.0.1", self.port, timeout_s=5) as probe:
+                    status, _ = probe.get("/readyz")
                 # Ready means the stores answer; the model (and re-ranking chain) load in the lifespan
                 # start, before uvicorn accepts connections, so the first answer is a served one.
                 if status == 200:
@@ -309,6 +313,12 @@ class HttpClient:
     def close(self) -> None:
         self.sock.close()
 
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def _fill(self) -> None:
         chunk = self.sock.recv(65536)
         if not chunk:
@@ -352,15 +362,12 @@ def drive(port: int, targets: list[str], *, concurrency: int = 1) -> tuple[list[
     bad = [0] * concurrency
 
     def worker(j: int) -> None:
-        client = HttpClient("127.0.0.1", port)
-        try:
+        with HttpClient("127.0.0.1", port) as client:
             for t in parts[j]:
                 s = time.perf_counter()
                 status, _ = client.get(t)
                 lat[j].append(time.perf_counter() - s)
                 bad[j] += status != 200
-        finally:
-            client.close()
 
     t0 = time.perf_counter()
     if concurrency == 1:
@@ -375,11 +382,15 @@ def drive(port: int, targets: list[str], *, concurrency: int = 1) -> tuple[list[
 
 
 def _write_md(path: Path, text: str, *, http: bool) -> None:
-    """Write one section of the Markdown file, keeping the other (in-process above the marker, HTTP below)."""
+    """Write one section of the Markdown file, keeping the other (in-process above the marker, HTTP below).
+
+    In the HTTP section, hand-written notes after :data:`NOTES_MARKER` are kept as they are.
+    """
     old = path.read_text(encoding="utf-8") if path.exists() else ""
     top, _, bottom = old.partition(HTTP_MARKER)
     if http:
-        out = top.rstrip() + "\n\n" + HTTP_MARKER + "\n\n" + text
+        _, marked, notes = bottom.partition(NOTES_MARKER)
+        out = top.rstrip() + "\n\n" + HTTP_MARKER + "\n\n" + text + (marked + notes if marked else "")
     else:
         out = text + ("\n" + HTTP_MARKER + bottom if bottom else "")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -85,6 +85,10 @@ def test_markdown_sections_are_rewritten_independently(bench: ModuleType, tmp_pa
     text = md.read_text()
     assert "in-process v2" in text and "http v2" in text and "http v1" not in text
     assert text.count(bench.HTTP_MARKER) == 1
+    md.write_text(text + bench.NOTES_MARKER + "\nnotes by hand\n")
+    bench._write_md(md, "# http v3\n", http=True)
+    text = md.read_text()
+    assert "http v3" in text and "http v2" not in text and text.endswith(bench.NOTES_MARKER + "\nnotes by hand\n")
 
 
 def test_request_targets_mix_known_and_unknown_shoppers(bench: ModuleType) -> None:
@@ -110,7 +114,8 @@ def test_prepared_home_serves_over_http_with_and_without_reranking(bench: Module
             targets = bench.request_targets(users, 40, 12, seed=2)
             lat, wall, bad = bench.drive(srv.port, targets, concurrency=2)
             assert bad == 0 and len(lat) == 40 and wall > 0
-            status, body = bench.HttpClient("127.0.0.1", srv.port).get(targets[0])
+            with bench.HttpClient("127.0.0.1", srv.port) as client:
+                status, body = client.get(targets[0])
             payload = json.loads(body)
             assert status == 200 and len(payload["items"]) == 12
             assert {it["item_id"] for it in payload["items"]} <= set(articles["article_id"])
