@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -140,6 +141,31 @@ def demo(
         container.close()
 
 
+def worker(
+    database_url: Annotated[str | None, typer.Option(help="Overrides FITLOOP_DATABASE_URL.")] = None,
+) -> None:
+    """Keep shopper profiles current from the event log, in a process of its own.
+
+    Run it next to `fitloop serve` started with FITLOOP_PROFILE_UPDATES=0 so the API processes spend
+    their CPU on requests; a lease in the shared cache keeps a single updater active.
+    """
+    settings = make_settings(database_url=database_url)
+    container = build(settings)
+    if container.profiles is None:
+        raise typer.Exit(1)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    container.profiles.start()
+    console.print("fitloop worker: updating shopper profiles from the event log — Ctrl-C stops")
+    try:
+        stop.wait()
+    finally:
+        container.profiles.stop()
+        container.close()
+
+
 def register(root: typer.Typer) -> None:
     root.command("serve")(serve)
     root.command("demo")(demo)
+    root.command("worker")(worker)

@@ -86,11 +86,12 @@ class ProfileService:
             prices = self._prices()
             item_ids = sorted({e.item_id for e in events if e.item_id})
             items = self._stores.catalog.get_items(item_ids) if item_ids else {}
+            stored = self._stores.profiles.get_many(sorted({e.user_id for e in events}))
             touched: dict[str, Profile] = {}
             for ev in events:
                 p = touched.get(ev.user_id)
                 if p is None:
-                    doc = self._stores.profiles.get(ev.user_id)
+                    doc = stored.get(ev.user_id)
                     p = Profile.from_dict(doc, self._config) if doc else Profile(ev.user_id, self._config)
                     touched[ev.user_id] = p
                 item = items.get(ev.item_id) if ev.item_id else None

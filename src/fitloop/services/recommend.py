@@ -60,8 +60,9 @@ class StockView:
 
     @classmethod
     def from_stores(cls, stores: Stores) -> StockView:
-        return cls({it.item_id: frozenset(it.sizes_in_stock()) if it.variants else frozenset({"*"})
-                    for it in stores.catalog.iter_items(batch_size=5000)})
+        # One light query of ids and sizes: building full Item objects of a big catalog on every
+        # refresh stalled requests on the interpreter lock.
+        return cls(stores.catalog.stock_snapshot())
 
     def filter_for(self, size: str | None) -> Callable[[str], bool] | None:
         if not self._sizes:

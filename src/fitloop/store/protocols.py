@@ -120,6 +120,10 @@ class CatalogStore(Protocol):
 
     def set_stock(self, item_id: str, size: str, stock: int) -> None: ...
 
+    def stock_snapshot(self) -> dict[str, frozenset[str]]:
+        """Every item id with its sizes in stock (``{"*"}`` for an item sold without sizes); one cheap read."""
+        ...
+
 
 @runtime_checkable
 class UserStore(Protocol):
@@ -151,6 +155,10 @@ class ProfileStore(Protocol):
     def put_many(self, profiles: Mapping[str, Mapping[str, Any]]) -> None: ...
 
     def get(self, user_id: str) -> dict[str, Any] | None: ...
+
+    def get_many(self, user_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The stored profiles among ``user_ids`` (absent ones are left out), in one round trip."""
+        ...
 
     def delete(self, user_id: str) -> None: ...
 

@@ -97,6 +97,14 @@ class StoreConformance:
         assert set(stores.catalog.get_items(["i2", "i3", "zz"])) == {"i2", "i3"}
         assert [it.item_id for it in stores.catalog.iter_items(batch_size=2)] == [f"i{i}" for i in range(5)]
 
+    def test_stock_snapshot(self, stores: Stores) -> None:
+        stores.catalog.upsert_items([item(1), item(2, variants=()), item(3, variants=(Variant("S", 0),))])
+        assert stores.catalog.stock_snapshot() == {"i1": frozenset({"S"}), "i2": frozenset({"*"}), "i3": frozenset()}
+
+    def test_profiles_get_many(self, stores: Stores) -> None:
+        stores.profiles.put_many({"u1": {"v": 1}, "u2": {"v": 2}})
+        assert stores.profiles.get_many(["u2", "u9", "u1", "u2"]) == {"u1": {"v": 1}, "u2": {"v": 2}}
+
     def test_stock_updates(self, stores: Stores) -> None:
         stores.catalog.upsert_items([item(1)])
         stores.catalog.set_stock("i1", "M", 7)

@@ -100,6 +100,18 @@ class SqlCatalogStore:
         with connect(self._engine) as conn:
             return int(conn.execute(select(func.count()).select_from(_I)).scalar_one())
 
+    def stock_snapshot(self) -> dict[str, frozenset[str]]:
+        out: dict[str, set[str]] = {}
+        with connect(self._engine) as conn:
+            for (item_id,) in conn.execute(select(_I.c.item_id)):
+                out[item_id] = set()
+            sized: set[str] = set()
+            for item_id, size, stock in conn.execute(select(_V.c.item_id, _V.c.size, _V.c.stock)):
+                sized.add(item_id)
+                if stock > 0 and item_id in out:
+                    out[item_id].add(size)
+        return {i: frozenset(s) if i in sized else frozenset({"*"}) for i, s in out.items()}
+
     def set_stock(self, item_id: str, size: str, stock: int) -> None:
         with begin(self._engine) as conn:
             res = conn.execute(update(_V).where((_V.c.item_id == item_id) & (_V.c.size == size)).values(stock=int(stock)))

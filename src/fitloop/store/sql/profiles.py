@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,6 +40,15 @@ class SqlProfileStore:
         with connect(self._engine) as conn:
             r = conn.execute(select(_P.c.data).where(_P.c.user_id == user_id)).first()
         return dict(r.data) if r else None
+
+    def get_many(self, user_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        ids = list(dict.fromkeys(user_ids))
+        with connect(self._engine) as conn:
+            for part in chunks(ids):
+                for r in conn.execute(select(_P.c.user_id, _P.c.data).where(_P.c.user_id.in_(part))):
+                    out[r.user_id] = dict(r.data)
+        return out
 
     def delete(self, user_id: str) -> None:
         with begin(self._engine) as conn:
