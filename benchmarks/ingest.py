@@ -249,7 +249,7 @@ def main() -> None:
     args = ap.parse_args()
     results: list[Result] = []
     tmp = Path(tempfile.mkdtemp(prefix="fitloop-bench-"))
-    base_env = {"FITLOOP_DEMO": "1", "FITLOOP_DATA_DIR": str(tmp), "FITLOOP_LOG_LEVEL": "WARNING", "FITLOOP_REDIS_URL": "",
+    base_env = {"FITLOOP_DEMO": "1", "FITLOOP_HOME": str(tmp), "FITLOOP_LOG_LEVEL": "WARNING", "FITLOOP_REDIS_URL": "",
                 "FITLOOP_PRIVACY_GATE": "1" if args.privacy_gate else "0"}
     try:
         for store in args.stores.split(","):

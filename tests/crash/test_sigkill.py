@@ -37,7 +37,7 @@ def _free_port() -> int:
 
 
 def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "FITLOOP_DATA_DIR": str(data_dir), "FITLOOP_DEMO": "1", "FITLOOP_LOG_LEVEL": "WARNING",
+    env = {**os.environ, "FITLOOP_HOME": str(data_dir), "FITLOOP_DEMO": "1", "FITLOOP_LOG_LEVEL": "WARNING",
            "FITLOOP_DATABASE_URL": ""}
     proc = subprocess.Popen([sys.executable, "-c", "from fitloop.cli import main; main()", "serve", "--port", str(port)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -51,6 +51,10 @@ def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
         time.sleep(0.1)
     proc.kill()
     raise AssertionError("fitloop serve did not become ready in 60 s")
+
+
+# Set only when the test itself fails: senders then give up instead of retrying for ever.
+ABORT = threading.Event()
 
 
 class Sender(threading.Thread):
@@ -71,7 +75,7 @@ class Sender(threading.Thread):
                 body = {"batch": [{"type": "track", "event": "product_viewed", "messageId": m, "anonymousId": "a",
                                    "properties": {"item_id": "sku-1"}} for m in ids]}
                 self.sent_batches += 1
-                while True:  # deliver this batch, whatever happens to the server
+                while not ABORT.is_set():  # deliver this batch, whatever happens to the server
                     try:
                         r = client.post(self.url, json=body, headers=self.auth)
                         if r.status_code == 200:
@@ -113,6 +117,9 @@ def test_sigkill_three_times_loses_no_acknowledged_event(tmp_path: Path) -> None
         for s in senders:
             s.join(60)
             assert not s.is_alive(), "a sender could not deliver its last batch after the restarts"
+    except BaseException:
+        ABORT.set()
+        raise
     finally:
         stop.set()
         proc.send_signal(signal.SIGTERM)

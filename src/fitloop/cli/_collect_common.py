@@ -15,7 +15,7 @@ from fitloop.services.ingest import IngestService
 from fitloop.wiring import Container, build
 
 UrlOpt = Annotated[str | None, typer.Option("--database-url", help="Overrides FITLOOP_DATABASE_URL.")]
-DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="Overrides FITLOOP_DATA_DIR (SQLite file, demo secrets).")]
+DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="Overrides FITLOOP_HOME (SQLite file, demo secrets).")]
 
 
 @contextmanager

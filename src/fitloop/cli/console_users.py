@@ -18,7 +18,7 @@ from fitloop.wiring import build_stores
 app = typer.Typer(help="Console users: who may sign in to /console, with which role.", no_args_is_help=True)
 
 UrlOpt = Annotated[str | None, typer.Option("--database-url", help="Overrides FITLOOP_DATABASE_URL.")]
-DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="Overrides FITLOOP_DATA_DIR.")]
+DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="Overrides FITLOOP_HOME (the installation folder).")]
 
 
 @contextmanager

@@ -84,7 +84,7 @@ def scrub_cmd(text: Annotated[str, typer.Argument(help="Free text to scrub.")]) 
 
 
 UrlOpt = Annotated[str | None, typer.Option("--database-url", help="Overrides FITLOOP_DATABASE_URL.")]
-DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="Overrides FITLOOP_DATA_DIR.")]
+DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="Overrides FITLOOP_HOME (the installation folder).")]
 
 
 @contextmanager
