@@ -18,6 +18,7 @@ from fitloop.cli import (
     db,
     events,
     privacy,
+    profiles,
     recsys,
     secrets_cmd,
     segments,
@@ -54,7 +55,7 @@ def _root(
 
 
 for _module in (server, db, secrets_cmd, simulator, privacy, bandit, sources, events, context, size, segments,
-                console_users, recsys):
+                console_users, recsys, profiles):
     _module.register(app)
 
 

@@ -153,5 +153,8 @@ def evaluate_cmd(
 
 def register(app: typer.Typer) -> None:
     """Add ``segments`` and ``interests`` to the main app."""
+    from fitloop.cli.profiles import register_segment_commands
+
+    register_segment_commands(segments_app)  # rebuild / export on this installation's store
     app.add_typer(segments_app, name="segments")
     app.add_typer(interests_app, name="interests")
