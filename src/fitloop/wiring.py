@@ -137,7 +137,7 @@ def load_recommender(path: str) -> Recommender:
     """Load a recommender bundle folder (format checked, no pickles)."""
     from fitloop.recommend.bundle import load_bundle
 
-    return load_bundle(path)  # type: ignore[no-any-return]
+    return load_bundle(path)
 
 
 @dataclass

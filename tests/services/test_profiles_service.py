@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -15,7 +15,7 @@ from fitloop.services.profiles import OFFSET_DOC, ProfileService
 from fitloop.store import Stores
 from fitloop.wiring import build_stores
 
-T0 = datetime(2025, 4, 1, 9, tzinfo=timezone.utc)
+T0 = datetime(2025, 4, 1, 9, tzinfo=UTC)
 
 
 @pytest.fixture

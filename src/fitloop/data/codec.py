@@ -8,8 +8,9 @@ True
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from fitloop.data.types import Event, EventType
 from fitloop.errors import InvalidInput
@@ -37,7 +38,7 @@ def event_from_dict(d: Mapping[str, Any]) -> Event:
     try:
         ts = datetime.fromisoformat(str(d["ts"]))
         if ts.tzinfo is None:
-            ts = ts.replace(tzinfo=timezone.utc)
+            ts = ts.replace(tzinfo=UTC)
         return Event(
             event_id=str(d["event_id"]),
             type=EventType(d["type"]),

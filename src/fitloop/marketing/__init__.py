@@ -11,8 +11,8 @@ from fitloop.marketing.campaigns import (
     personalise,
 )
 from fitloop.marketing.experiments import (
-    SequentialTest,
     ComparisonResult,
+    SequentialTest,
     guardrail_return_rate,
     revenue_test,
     sample_size_two_proportions,

@@ -15,6 +15,7 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -45,7 +46,7 @@ class UpliftModel:
             raise InvalidInput("method must be 't_learner' or 'transformed'")
         self._models: list[lgb.LGBMModel] = []
 
-    def _params(self) -> dict[str, object]:
+    def _params(self) -> dict[str, Any]:
         c = self.config
         return dict(n_estimators=c.n_estimators, learning_rate=c.learning_rate, num_leaves=c.num_leaves,
                     min_child_samples=c.min_child_samples, random_state=c.rng, verbose=-1, n_jobs=1)
@@ -74,7 +75,7 @@ class UpliftModel:
         X = np.asarray(X, dtype=float)
         if self.config.method == "t_learner":
             m1, m0 = self._models
-            return m1.predict_proba(X)[:, 1] - m0.predict_proba(X)[:, 1]  # type: ignore[union-attr]
+            return np.asarray(m1.predict_proba(X)[:, 1] - m0.predict_proba(X)[:, 1], dtype=float)
         return np.asarray(self._models[0].predict(X), dtype=float)
 
 

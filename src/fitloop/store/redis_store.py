@@ -15,7 +15,7 @@ from fitloop.errors import StoreUnavailable
 __all__ = ["RedisCache", "RedisEventBus", "connect_redis"]
 
 
-def connect_redis(url: str) -> redis.Redis[bytes]:
+def connect_redis(url: str) -> redis.Redis:
     """A client with short timeouts: a slow Redis must not stall a shopper's request."""
     return redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0, health_check_interval=30)
 
@@ -23,7 +23,7 @@ def connect_redis(url: str) -> redis.Redis[bytes]:
 class RedisCache:
     """A :class:`~fitloop.store.protocols.Cache` on Redis; keys are namespaced by ``prefix``."""
 
-    def __init__(self, client: redis.Redis[bytes], *, prefix: str = "fitloop:") -> None:
+    def __init__(self, client: redis.Redis, *, prefix: str = "fitloop:") -> None:
         self._r = client
         self._p = prefix
 
@@ -34,7 +34,8 @@ class RedisCache:
             raise StoreUnavailable(f"Redis is unavailable: {exc}", code="cache_unavailable") from exc
 
     def get(self, key: str) -> bytes | None:
-        return self._call(self._r.get, self._p + key)  # type: ignore[no-any-return]
+        value: bytes | None = self._call(self._r.get, self._p + key)
+        return value
 
     def set(self, key: str, value: bytes, *, ttl_s: float | None = None) -> None:
         px = int(ttl_s * 1000) if ttl_s else None
@@ -69,7 +70,7 @@ class RedisCache:
 class RedisEventBus:
     """An :class:`~fitloop.store.protocols.EventBus` on Redis Streams (capped with MAXLEN ~)."""
 
-    def __init__(self, client: redis.Redis[bytes], *, prefix: str = "fitloop:stream:", maxlen: int = 1_000_000) -> None:
+    def __init__(self, client: redis.Redis, *, prefix: str = "fitloop:stream:", maxlen: int = 1_000_000) -> None:
         self._r = client
         self._p = prefix
         self._maxlen = maxlen
@@ -87,7 +88,7 @@ class RedisEventBus:
 
     def read(self, topic: str, *, after: str = "0", count: int = 100) -> list[tuple[str, dict[str, Any]]]:
         try:
-            res = self._r.xread({self._p + topic: after}, count=count)
+            res: Any = self._r.xread({self._p + topic: after}, count=count)
         except RedisError as exc:
             raise StoreUnavailable(f"Redis stream is unavailable: {exc}", code="stream_unavailable") from exc
         out: list[tuple[str, dict[str, Any]]] = []

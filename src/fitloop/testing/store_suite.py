@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,7 +12,7 @@ from fitloop.data import Consent, Event, EventType, Item, User, Variant
 from fitloop.errors import NotFound
 from fitloop.store import Cache, EventBus, Impression, Stores
 
-T0 = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def ev(i: int, user: str = "u1", typ: EventType = EventType.PRODUCT_VIEWED, item: str | None = "i1", **kw: Any) -> Event:
