@@ -22,7 +22,7 @@ from fitloop.services.console_segments import SegmentService
 from fitloop.services.erasure import DataSubjectService
 from fitloop.services.ingest import IngestService
 from fitloop.services.merchandising import MerchandisingService
-from fitloop.services.privacy import PrivacyCollectionGate, PrivacyConfig, PrivacyService
+from fitloop.services.privacy import PrivacyCollectionGate, PrivacyConfig, PrivacyService, usable_for
 from fitloop.services.profiles import ProfileService
 from fitloop.services.recommend import RecommendationService, Recommender
 from fitloop.services.reranking import RerankConfig, ServingPolicies
@@ -205,7 +205,8 @@ def build(settings: Settings) -> Container:
         privacy=privacy,
         subjects=DataSubjectService(stores, privacy, model_dirs=[settings.model_path()],
                                     segment_of=segments.segment_of),
-        profiles=ProfileService(stores),
+        profiles=ProfileService(
+            stores, usable=lambda ev: usable_for(ev.type, ev.properties, "personalisation", privacy.manifest)),
     )
 
 

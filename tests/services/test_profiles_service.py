@@ -84,3 +84,21 @@ def test_background_updater_reflects_an_event_within_a_second(stores: Stores) ->
         assert svc.profile("u0")["known"], "profile not updated within 1 s"
     finally:
         svc.stop()
+
+
+def test_events_not_consented_for_personalisation_do_not_shape_the_profile(stores: Stores) -> None:
+    def usable(ev: Event) -> bool:
+        tags = ev.properties.get("_purposes")
+        return tags is None or "personalisation" in tags
+
+    svc = ProfileService(stores, usable=usable)
+    analytics_only = [Event(f"a{i}", EventType.PRODUCT_CLICKED, "u7", T0 + timedelta(minutes=i), item_id="d1",
+                            properties={"_purposes": ["analytics"]}) for i in range(5)]
+    stores.events.append(analytics_only)
+    svc.poll_once()
+    assert svc.profile("u7")["known"] is False  # analytics consent does not allow a personalisation profile
+    stores.events.append([Event("p1", EventType.PRODUCT_CLICKED, "u7", T0 + timedelta(hours=1), item_id="d1",
+                                properties={"_purposes": ["analytics", "personalisation"]})])
+    svc.poll_once()
+    assert svc.profile("u7")["known"] is True
+    assert svc.rebuild() == 1

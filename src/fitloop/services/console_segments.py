@@ -38,7 +38,7 @@ class SegmentService:
         """Cluster every shopper with counted events; the new model serves at once."""
         if not 2 <= k_min <= k_max <= 20:
             raise InvalidInput("segments: k_min and k_max must satisfy 2 ≤ k_min ≤ k_max ≤ 20")
-        interactions = self._stores.events.frame()
+        interactions = self._stores.events.frame(purpose="personalisation")
         if interactions.empty:
             raise NotTrained("no events yet: load a shop (`fitloop demo`) or ingest events before building segments")
         items = items_frame(list(self._stores.catalog.iter_items(batch_size=5000)))

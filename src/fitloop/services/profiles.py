@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -31,8 +32,11 @@ _LEASE_S = 10.0
 
 
 class ProfileService:
-    def __init__(self, stores: Stores, *, config: ProfileConfig | None = None, poll_interval_s: float = 0.1) -> None:
+    def __init__(self, stores: Stores, *, config: ProfileConfig | None = None, poll_interval_s: float = 0.1,
+                 usable: Callable[[Event], bool] | None = None) -> None:
         self._stores = stores
+        # Profiles serve personalisation: only events the shopper consented to use for it count.
+        self._usable = usable or (lambda _ev: True)
         self._config = config or ProfileConfig()
         self._poll = poll_interval_s
         self._reference_prices: dict[str, float] | None = None
@@ -68,7 +72,7 @@ class ProfileService:
                     break
                 events.extend(e for _, e in chunk)
                 reached = chunk[-1][0]
-            profiles = builder.build(events, items)
+            profiles = builder.build([e for e in events if self._usable(e)], items)
             docs: dict[str, Any] = {uid: p.to_dict() for uid, p in profiles.items()}
             docs[OFFSET_DOC] = {"seq": reached}
             self._stores.profiles.put_many(docs)
@@ -80,7 +84,10 @@ class ProfileService:
 
         ``reached_seq`` (the log position of the last event) is stored with the profiles, atomically.
         """
+        events = [e for e in events if self._usable(e)]
         if not events:
+            if reached_seq is not None:
+                self._stores.profiles.put_many({OFFSET_DOC: {"seq": reached_seq}})
             return 0
         with self._lock:
             prices = self._prices()

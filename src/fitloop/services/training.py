@@ -38,7 +38,7 @@ def train_from_stores(
     t0 = time.perf_counter()
     step = on_step or (lambda _msg: None)
     step("reading events")
-    interactions = stores.events.frame()
+    interactions = stores.events.frame(purpose="personalisation")
     step("reading catalog")
     items = items_frame(list(stores.catalog.iter_items(batch_size=5000)))
     if items.empty:

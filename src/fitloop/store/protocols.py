@@ -92,9 +92,14 @@ class EventStore(Protocol):
         ...
 
     def frame(
-        self, *, since: datetime | None = None, until: datetime | None = None, types: Iterable[str] | None = None
+        self, *, since: datetime | None = None, until: datetime | None = None, types: Iterable[str] | None = None,
+        purpose: str | None = None,
     ) -> pd.DataFrame:
-        """Events as the standard interactions frame (see :mod:`fitloop.data.interactions`)."""
+        """Events as the standard interactions frame (see :mod:`fitloop.data.interactions`).
+
+        With ``purpose``, only events usable for it: those tagged by the privacy gate with that purpose,
+        and untagged ones (stored before the gate, e.g. imports).
+        """
         ...
 
     def relink_user(self, anonymous_id: str, user_id: str) -> int:

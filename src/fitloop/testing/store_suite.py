@@ -58,6 +58,12 @@ class StoreConformance:
         assert [e.event_id for e in stores.events.scan(since=T0 + timedelta(minutes=2))] == ["e2", "e3"]
         assert [e.event_id for e in stores.events.scan(limit=1)] == ["e1"]
 
+    def test_frame_by_purpose(self, stores: Stores) -> None:
+        stores.events.append([ev(1, properties={"_purposes": ["analytics"]}),
+                              ev(2, properties={"_purposes": ["analytics", "personalisation"]}), ev(3)])
+        assert len(stores.events.frame()) == 3
+        assert len(stores.events.frame(purpose="personalisation")) == 2  # e2 tagged, e3 untagged
+
     def test_tail_follows_storage_order(self, stores: Stores) -> None:
         assert stores.events.max_seq() == 0 and stores.events.tail() == []
         stores.events.append([ev(3), ev(1)])

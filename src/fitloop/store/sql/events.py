@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Text, cast, delete, func, select, update
 from sqlalchemy.engine import Engine
 
 from fitloop.data import Event, EventType
@@ -140,10 +140,16 @@ class SqlEventStore:
             return [(t, s, int(n)) for t, s, n in conn.execute(stmt)]
 
     def frame(
-        self, *, since: datetime | None = None, until: datetime | None = None, types: Iterable[str] | None = None
+        self, *, since: datetime | None = None, until: datetime | None = None, types: Iterable[str] | None = None,
+        purpose: str | None = None,
     ) -> pd.DataFrame:
         cols = [_T.c.user_id, _T.c.item_id, _T.c.ts, _T.c.type.label("kind"), _T.c.quantity, _T.c.price]
         stmt = self._filtered(select(*cols), None, since, until, types).where(_T.c.item_id.is_not(None)).order_by(_T.c.seq)
+        if purpose is not None:
+            # Events the privacy gate tagged with purposes are usable only for those purposes; untagged
+            # rows (imports, the demo's simulated shop) are usable for what their event type serves.
+            text = cast(_T.c.properties, Text)
+            stmt = stmt.where(~(text.like('%"_purposes"%') & ~text.like(f'%"{purpose}"%')))
         with connect(self._engine) as conn:
             rows = conn.execute(stmt).all()
         df = pd.DataFrame(rows, columns=["user_id", "item_id", "ts", "kind", "value", "price"])
