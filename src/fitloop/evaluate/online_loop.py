@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 
 import numpy as np
@@ -205,24 +205,9 @@ class LoopResult:
 
 
 # ---------------------------------------------------------------------------------------- arms
-class _MemoSuitability(SuitabilityModel):
-    """The shipped suitability model with each item's slope computed once.
-
-    ``item_beta`` parses the item's texts with regular expressions on every call, which made the
-    context arm three times slower than the others; item attributes never change in the shop.
-    """
-
-    def item_beta(self, item: Item) -> tuple[float, str | None, str, tuple[str, ...]]:
-        memo: dict[str, tuple[float, str | None, str, tuple[str, ...]]] = self.__dict__.setdefault("_memo", {})
-        hit = memo.get(item.item_id)
-        if hit is None:
-            hit = memo[item.item_id] = super().item_beta(item)
-        return hit
-
-
 def _suitability() -> SuitabilityModel:
-    base = SuitabilityModel.default()
-    return _MemoSuitability(**{f.name: getattr(base, f.name) for f in fields(base)})
+    # The model memoises each item's slope itself (item attributes never change in the shop).
+    return SuitabilityModel.default()
 
 
 def static_arm() -> PolicyFactory:
