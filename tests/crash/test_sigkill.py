@@ -12,10 +12,8 @@ from __future__ import annotations
 import base64
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -25,32 +23,15 @@ import httpx
 import pytest
 
 from fitloop.config import Settings
+from fitloop.testing.server import free_port, start_serve
 from fitloop.wiring import build
 
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "FITLOOP_HOME": str(data_dir), "FITLOOP_DEMO": "1", "FITLOOP_LOG_LEVEL": "WARNING",
-           "FITLOOP_DATABASE_URL": ""}
-    proc = subprocess.Popen([sys.executable, "-c", "from fitloop.cli import main; main()", "serve", "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    proc.kill()
-    raise AssertionError("fitloop serve did not become ready in 60 s")
+    return start_serve({"FITLOOP_HOME": str(data_dir), "FITLOOP_DEMO": "1", "FITLOOP_LOG_LEVEL": "WARNING",
+                        "FITLOOP_DATABASE_URL": ""}, port, timeout_s=60)
 
 
 # Set only when the test itself fails: senders then give up instead of retrying for ever.
@@ -94,7 +75,7 @@ def test_sigkill_three_times_loses_no_acknowledged_event(tmp_path: Path) -> None
     assert ctr.ingest is not None
     _, key, _ = ctr.ingest.add_source("crash", "qa@example.com")
     ctr.close()
-    port = _free_port()
+    port = free_port()
     proc = _start(tmp_path, port)
     # The shopper consented (the privacy gate checks the ledger before storing behaviour).
     r = httpx.post(f"http://127.0.0.1:{port}/v1/consent", json={"user_id": "a", "source": "sdk",

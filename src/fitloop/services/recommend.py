@@ -162,6 +162,9 @@ class RecommendationService:
                 return False
             self._model, self._version = model, record.version
             self.refresh_stock()
+            if self.policies is not None and self.policies.started:
+                # A new bundle usually comes with a changed catalog: re-rank with the current items.
+                self.policies.refresh()
         log.info("serving model bundle", extra={"version": record.version, "path": record.path})
         return True
 

@@ -132,6 +132,10 @@ class ServingPolicies:
         return LinUCBBandit(cfg, catalog=catalog)
 
     @property
+    def started(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
     def version(self) -> str:
         b = self._bandit
         return f"bandit-{b.version}" if b is not None else "plain"
