@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -85,4 +86,28 @@ def test_validate_on_real_data(app: typer.Typer, shared_data_dir: Path, tmp_path
     assert res.exit_code == 0, res.output
     assert "BTS, estimated from random log | IPS" in res.output
     assert "learned | SNIPS" in res.output
+    assert "Rolling origin" in res.output and "learned (pooled blocks) | SNIPS" in res.output
     assert (tmp_path / "v.json").exists()
+    payload = json.loads((tmp_path / "v.json").read_text())
+    assert len(payload["rolling"]["folds"]) == 5
+    res = CliRunner().invoke(app, ["bandit", "validate", "--data-dir", str(shared_data_dir), "--shares", "0.5,x"])
+    assert isinstance(res.exception, FitloopError)
+
+
+def test_train_with_a_fixed_top_k_policy(app: typer.Typer, tmp_path: Path) -> None:
+    runner = CliRunner()
+    synthetic_obd_log(3_000, seed=0).to_csv(tmp_path / "train.csv", index=False)
+    res = runner.invoke(
+        app, ["bandit", "train", "--log", str(tmp_path / "train.csv"), "--out", str(tmp_path / "model"),
+              "--policy", "topk", "--top-k", "5", "--epsilon", "0.1"],
+    )
+    assert res.exit_code == 0, res.output
+    assert "policy: top-5" in res.output
+    res = runner.invoke(app, ["bandit", "score", "--model", str(tmp_path / "model"), "--log",
+                              str(tmp_path / "train.csv"), "--out", str(tmp_path / "s.csv")])
+    assert res.exit_code == 0, res.output
+    probs = pd.read_csv(tmp_path / "s.csv").prob.round(10)
+    assert set(probs) == {round(0.1 / 10, 10), round(0.9 / 5 + 0.1 / 10, 10)}
+    res = runner.invoke(app, ["bandit", "train", "--log", str(tmp_path / "train.csv"), "--out", str(tmp_path / "m2"),
+                              "--policy", "softmax"])
+    assert isinstance(res.exception, FitloopError)

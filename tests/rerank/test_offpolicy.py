@@ -21,7 +21,7 @@ from fitloop.rerank.offpolicy import (
     split_by_time,
 )
 from tests.conftest import require_data_file
-from tests.rerank.obd_synth import synthetic_item_context, synthetic_obd_log, true_ctr
+from tests.rerank.obd_synth import ObdLikeWorld, synthetic_item_context, synthetic_obd_log, true_ctr
 
 
 def test_frame_positions_become_zero_based_and_index_column_is_kept() -> None:
@@ -192,5 +192,149 @@ def test_real_random_log_learn_early_score_late(shared_data_dir: Path) -> None:
     probs = learner.score(test)
     assert probs.shape == (len(test),)
     assert np.all((probs >= 0.05 / 80 - 1e-12) & (probs <= 1.0))
-    # Each position's greedy item takes 1 - epsilon + epsilon / 80 of that position's mass.
-    assert set(np.round(np.unique(probs), 8)) <= {round(0.05 / 80, 8), round(0.95 + 0.05 / 80, 8)}
+    # 28 clicks: the inner validation cannot trust a greedy slate and spreads over the top m items,
+    # each of which takes (1 - epsilon) / m + epsilon / 80 of every position's mass.
+    name = learner.policy_name
+    assert name.startswith("top-"), learner.train_summary["selection"]
+    m = int(name.split("-")[1])
+    assert set(np.round(np.unique(probs), 8)) == {round(0.05 / 80, 8), round(0.95 / m + 0.05 / 80, 8)}
+    assert learner.train_summary["affinity_lift"] is None  # 8 affinity rows cannot show a lift
+
+
+# ---------------------------------------------------------------- format 2: inner validation, top-m, affinity
+
+
+def test_item_group_prior_shrinks_towards_the_group_rate() -> None:
+    # Items 0 and 1 share a group; item 0 clicks a lot, item 1 was never shown; item 2 is alone.
+    action = np.array([0] * 200 + [2] * 200)
+    reward = np.r_[np.ones(40), np.zeros(160), np.zeros(200)]
+    position = np.zeros(400, dtype=np.int64)
+    plain = ItemPositionCTR.fit(action, position, reward, n_actions=3, len_list=1, prior_strength=50.0).table
+    grouped = ItemPositionCTR.fit(action, position, reward, n_actions=3, len_list=1, prior_strength=50.0,
+                                  item_group=np.array([0, 0, 1])).table
+    assert plain[1, 0] == pytest.approx(0.1, abs=1e-9)  # unseen: the overall rate 40 / 400
+    assert grouped[1, 0] > 0.15  # unseen, but its group clicks at 0.2
+    assert grouped[2, 0] < plain[2, 0]
+
+
+def test_topk_policy_is_a_valid_slate_distribution_with_exact_marginals() -> None:
+    learner, log = _trained(5_000, epsilon=0.1, prior_strength=50.0, policy="topk", top_k=4)
+    assert learner.policy_name == "top-4"
+    sub = log.subset(np.arange(300))
+    dist = learner.action_dist(sub)
+    np.testing.assert_allclose(dist.sum(axis=1), 1.0)
+    values = set(np.round(np.unique(dist), 10))
+    assert values == {round(0.1 / 10, 10), round(0.9 / 4 + 0.1 / 10, 10)}
+    # Every item's mass over the 3 positions is at most 1, so a slate without repeats can realise it.
+    assert np.all(dist.sum(axis=2) <= 1.0 + 1e-12)
+    # The four top items are the ones with the highest predicted rate.
+    top = np.argsort(-learner.predict_rewards(sub)[0].mean(axis=1), kind="stable")[:4]
+    assert set(np.nonzero(dist[0, :, 0] > 0.1)[0]) == set(top.tolist())
+    np.testing.assert_allclose(learner.score(sub), dist[np.arange(300), sub.action, sub.position])
+
+
+def test_auto_policy_is_greedy_on_a_strong_signal() -> None:
+    learner = OffPolicyLearner(OffPolicyConfig(context_model="none"))
+    learner.train(ObdLog.from_frame(synthetic_obd_log(20_000, n_items=20, seed=1)))
+    assert learner.policy_name == "greedy"
+    selection = learner.train_summary["selection"]
+    assert isinstance(selection, dict) and selection["chosen"] == "none/greedy"
+    # 20 items, 3 positions: top-6 is the only broader candidate (top-12 would cover over half the items).
+    assert [c["policy"] for c in selection["candidates"]] == ["top-6", "greedy"]
+
+
+def test_auto_policy_spreads_out_when_the_log_has_no_signal() -> None:
+    """Every item clicks at the same rate: a greedy slate would stake everything on noise."""
+    rng = np.random.default_rng(3)
+    n, n_items = 20_000, 40
+    df = synthetic_obd_log(n, n_items=n_items, seed=3)
+    df["click"] = (rng.random(n) < 0.005).astype(int)
+    learner = OffPolicyLearner(OffPolicyConfig(context_model="none"))
+    learner.train(ObdLog.from_frame(df))
+    assert learner.policy_name.startswith("top-")
+    assert int(learner.policy_name.split("-")[1]) >= 12
+
+
+def test_selection_report_survives_save_and_load(tmp_path: Path) -> None:
+    learner, log = _trained(5_000)
+    learner.save(tmp_path / "m")
+    meta = json.loads((tmp_path / "m" / "model.json").read_text())
+    assert meta["format"] == "fitloop.offpolicy/2"
+    assert meta["train_summary"]["selection"]["inner_folds"] == 3
+    loaded = OffPolicyLearner.load(tmp_path / "m")
+    assert loaded.policy_name == learner.policy_name
+    np.testing.assert_allclose(loaded.score(log), learner.score(log))
+
+
+def test_format_1_folders_still_load_as_greedy(tmp_path: Path) -> None:
+    """A folder written before format 2 (greedy, no lift, no policy key) scores as it did then."""
+    learner, log = _trained(5_000, prior_strength=50.0, policy="greedy", affinity="none", context_model="none")
+    d = learner.save(tmp_path / "m")
+    meta = json.loads((d / "model.json").read_text())
+    v1_config = {k: meta["config"][k] for k in ("epsilon", "prior_strength", "context_model",
+                                                 "min_clicks_for_context", "num_boost_round", "learning_rate",
+                                                 "num_leaves", "min_data_in_leaf", "reg", "rng")}
+    v1 = {k: v for k, v in meta.items() if k not in ("policy", "affinity_lift")}
+    (d / "model.json").write_text(json.dumps({**v1, "format": "fitloop.offpolicy/1", "config": v1_config}))
+    old = OffPolicyLearner.load(d)
+    assert old.policy_name == "greedy"
+    np.testing.assert_allclose(old.score(log), learner.score(log))
+
+
+def test_bad_new_settings_are_refused() -> None:
+    for bad in ({"policy": "softmax"}, {"affinity": "yes"}, {"item_prior": "colour"}, {"top_k": -1},
+                {"inner_folds": 0}, {"inner_share": 1.0}, {"selection_z": -1.0}, {"prior_grid": ()},
+                {"prior_strength": 0.0}):
+        with pytest.raises(InvalidInput):
+            OffPolicyConfig(**bad)  # type: ignore[arg-type]
+    log = ObdLog.from_frame(synthetic_obd_log(500))
+    with pytest.raises(InvalidInput, match="top_k"):
+        OffPolicyLearner(OffPolicyConfig(policy="topk", top_k=2)).train(log)  # fewer than the 3 positions
+    with pytest.raises(InvalidInput, match="item_prior"):
+        OffPolicyLearner(OffPolicyConfig(item_prior="item_feature_9")).train(log, synthetic_item_context())
+
+
+def test_affinity_lift_is_used_when_real_and_dropped_when_absent() -> None:
+    real = ObdLikeWorld(seed=1, affinity_lift=4.0, affinity_rate=0.02)
+    learner = OffPolicyLearner(OffPolicyConfig(context_model="none"))
+    learner.train(real.log(150_000, seed=11))
+    lift = learner.train_summary["affinity_lift"]
+    assert isinstance(lift, float) and 2.5 < lift < 5.5, lift
+    check = learner.train_summary["selection"]["affinity_check"]  # type: ignore[index]
+    assert check["improves"] and check["validation_clicks_there"] > 2 * check["expected_without_lift"]
+    # A user with an affinity to an item gets that item in the greedy slate.
+    probe = real.log(50, seed=12)
+    affinity = np.zeros_like(probe.affinity)
+    affinity[:, 77] = 1.0
+    probe = ObdLog(**{**probe.__dict__, "affinity": affinity})
+    assert np.all(learner.greedy_slates(probe) == 77, axis=1).sum() == 0  # shown at one position...
+    assert np.all((learner.greedy_slates(probe) == 77).any(axis=1))  # ...in every round
+    none = ObdLikeWorld(seed=1, affinity_lift=1.0, affinity_rate=0.02)
+    learner = OffPolicyLearner(OffPolicyConfig(context_model="none"))
+    learner.train(none.log(150_000, seed=11))
+    assert learner.train_summary["affinity_lift"] is None
+
+
+@pytest.mark.parametrize("n", [10_000, 100_000])
+def test_learned_policy_beats_uniform_in_truth_on_an_obd_like_world(n: int) -> None:
+    """Known truth, shaped like campaign "all": the learned policy's true value on the later part."""
+    ratios, errors = [], []
+    for seed in range(3):
+        world = ObdLikeWorld(seed=seed)
+        train, test = split_by_time(world.log(n, seed=100 + seed), 0.7)
+        learner = OffPolicyLearner(OffPolicyConfig(context_model="none"))
+        learner.train(train)
+        dist = learner.action_dist(test)
+        uniform = world.true_value(np.full_like(dist, 1 / 80), test)
+        truth = world.true_value(dist, test)
+        est = snips(reward=test.reward, action=test.action, pscore=test.pscore, action_dist=dist,
+                    position=test.position)
+        ratios.append(truth / uniform)
+        errors.append(abs(est - truth) / truth)
+    if n == 10_000:
+        # Few clicks: the learner must not stake everything on noise; its estimate must be usable.
+        assert min(ratios) > 1.0, ratios
+        assert np.mean(errors) < 0.6, errors
+    else:
+        assert min(ratios) > 1.4, ratios
+        assert np.mean(errors) < 0.35, errors

@@ -5,7 +5,8 @@
   order, the probability that the learned policy shows the logged item at the logged position.
 - ``fitloop bandit validate`` estimates the BTS policy's click rate from the random log of the real
   Open Bandit sample and compares it with the BTS log's observed rate (and, with ``--learned``,
-  trains on the early random log and estimates the learned policy on the later part).
+  trains on the early random log and estimates the learned policy on the later part; with
+  ``--rolling``, the default, it repeats that for several time origins and pools blocked folds).
 """
 
 from __future__ import annotations
@@ -22,9 +23,12 @@ from rich.console import Console
 
 from fitloop.errors import InvalidInput
 from fitloop.evaluate.obd_validation import (
+    DEFAULT_SHARES,
     OBDValidationConfig,
     evaluate_offpolicy_learning,
+    load_obd_item_context,
     load_obd_logs,
+    rolling_origin_study,
     validate_bts_from_random,
 )
 from fitloop.rerank.offpolicy import (
@@ -47,14 +51,23 @@ def train(
         Path | None, typer.Option("--item-context", help="item_context_<campaign>.csv with item features.")
     ] = None,
     epsilon: Annotated[float, typer.Option(help="Share of uniformly random slates (0 < epsilon <= 1).")] = 0.05,
-    prior_strength: Annotated[float, typer.Option(help="Pseudo-impressions shrinking click rates.")] = 500.0,
+    prior_strength: Annotated[
+        float | None, typer.Option(help="Pseudo-impressions shrinking click rates (default: chosen on the log).")
+    ] = None,
+    policy: Annotated[str, typer.Option(help="auto | greedy | topk (auto: chosen by inner time-ordered validation)")]
+    = "auto",
+    top_k: Annotated[int, typer.Option(help="Items the topk policy spreads over (0: twice the slate length).")] = 0,
+    affinity: Annotated[str, typer.Option(help="User-item affinity lift: auto | none | lift")] = "auto",
+    selection_z: Annotated[
+        float, typer.Option(help="Standard errors a policy's inner-validation estimate is marked down by.")
+    ] = 1.0,
     context_model: Annotated[str, typer.Option(help="auto | none | lightgbm")] = "auto",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
     """Learn a policy from a log and save it as npz + JSON (+ LightGBM text)."""
     config = OffPolicyConfig(
         epsilon=epsilon, prior_strength=prior_strength, context_model=context_model,  # type: ignore[arg-type]
-        rng=seed,
+        policy=policy, top_k=top_k, affinity=affinity, selection_z=selection_z, rng=seed,  # type: ignore[arg-type]
     )
     console = Console(stderr=True)
     with console.status(f"reading {log}"):
@@ -67,7 +80,8 @@ def train(
     summary = learner.train_summary
     typer.echo(
         f"trained on {summary['rounds']:,} rounds ({summary['clicks']} clicks), {summary['n_actions']} items, "
-        f"{summary['len_list']} positions, context model: {summary['context_model']}; saved to {out}"
+        f"{summary['len_list']} positions, policy: {summary['policy']}, context model: {summary['context_model']}, "
+        f"prior strength: {summary['prior_strength']:g}; saved to {out}"
     )
 
 
@@ -104,20 +118,30 @@ def validate(
         bool, typer.Option("--learned/--no-learned", help="Also train on the early random log, estimate on the rest.")
     ] = True,
     train_fraction: Annotated[float, typer.Option(help="Share of the random log (by time) to train on.")] = 0.7,
+    rolling: Annotated[
+        bool, typer.Option("--rolling/--no-rolling", help="Also run the rolling-origin study over --shares.")
+    ] = True,
+    shares: Annotated[str, typer.Option(help="Train shares of the rolling-origin study, comma-separated.")]
+    = ",".join(str(s) for s in DEFAULT_SHARES),
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the figures as JSON.")] = None,
 ) -> None:
     """Check IPS/SNIPS/DM/DR on the real Open Bandit sample (BTS estimated from the random log)."""
     if method not in ("empirical", "posterior"):
         raise InvalidInput("--method must be 'empirical' or 'posterior'")
+    try:
+        share_list = tuple(float(s) for s in shares.split(",") if s.strip())
+    except ValueError as exc:
+        raise InvalidInput(f"--shares must be comma-separated fractions such as 0.4,0.6,0.8: {exc}") from exc
     config = OBDValidationConfig(method=method, n_bootstrap=n_bootstrap, rng=seed)  # type: ignore[arg-type]
     random_log, bts_log = load_obd_logs(data_dir)
+    items = load_obd_item_context(data_dir)
     result = validate_bts_from_random(random_log, bts_log, config)
     typer.echo(result.table())
     payload: dict[str, object] = {"bts_from_random": result.to_dict()}
     if learned:
         report = evaluate_offpolicy_learning(
             random_log, bts_log, train_fraction=train_fraction, n_bootstrap=n_bootstrap, rng=seed,
-            learner_config=OffPolicyConfig(rng=seed),
+            learner_config=OffPolicyConfig(rng=seed), item_context=items,
         )
         typer.echo("")
         typer.echo(report.table())
@@ -131,7 +155,16 @@ def validate(
             "n_test": report.n_test,
             "clicks_train": report.clicks_train,
             "clicks_test": report.clicks_test,
+            "learner": report.learner_summary,
         }
+    if learned and rolling:
+        study = rolling_origin_study(
+            random_log, bts_log, shares=share_list, n_bootstrap=n_bootstrap, rng=seed,
+            learner_config=OffPolicyConfig(rng=seed), item_context=items,
+        )
+        typer.echo("")
+        typer.echo(study.table())
+        payload["rolling"] = study.to_dict()
     if json_out is not None:
         json_out.write_text(json.dumps(payload, indent=2), encoding="utf-8")
 

@@ -37,7 +37,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from fitloop.errors import InvalidInput
+from fitloop.errors import DatasetError, InvalidInput
 from fitloop.evaluate.ope import Estimate, bootstrap_mean_ci, estimate_all
 from fitloop.rerank.offpolicy import (
     ItemPositionCTR,
@@ -54,6 +54,11 @@ __all__ = [
     "bts_action_dist",
     "validate_bts_from_random",
     "evaluate_offpolicy_learning",
+    "RollingFold",
+    "RollingOriginStudy",
+    "rolling_origin_study",
+    "DEFAULT_SHARES",
+    "load_obd_item_context",
     "load_obd_logs",
     "run_obd_validation",
 ]
@@ -289,17 +294,14 @@ def evaluate_offpolicy_learning(
 ) -> LearnedPolicyReport:
     """Train :class:`OffPolicyLearner` on the early random log, estimate it on the later part.
 
-    DR uses an empirical-Bayes click model fitted on the training part only.
+    DR uses the learner's own click model, fitted on the training part only.
     """
     train, test = split_by_time(random_log, train_fraction)
     learner = OffPolicyLearner(learner_config)
     learner.train(train, item_context)
     dist = learner.action_dist(test)
-    q_model = ItemPositionCTR.fit(
-        train.action, train.position, train.reward, n_actions=dist.shape[1], len_list=dist.shape[2],
-        prior_strength=learner.config.prior_strength,
-    )
-    q = np.broadcast_to(q_model.table[None], dist.shape)
+    q = learner.predict_rewards(test)
+
     def _estimates(action_dist: np.ndarray) -> dict[str, Estimate]:
         return estimate_all(
             reward=test.reward, action=test.action, pscore=test.pscore, position=test.position,
@@ -324,6 +326,194 @@ def evaluate_offpolicy_learning(
     )
 
 
+DEFAULT_SHARES: tuple[float, ...] = (0.4, 0.5, 0.6, 0.7, 0.8)
+
+
+@dataclass(frozen=True)
+class RollingFold:
+    """One origin of the rolling study: trained on the first ``train_fraction``, estimated on the rest."""
+
+    train_fraction: float
+    n_train: int
+    n_test: int
+    clicks_train: int
+    clicks_test: int
+    policy: str
+    estimates: dict[str, Estimate]
+    bts_on_test: Estimate
+    random_on_test: Estimate
+
+    def to_dict(self) -> dict[str, object]:
+        out = asdict(self)
+        out["estimates"] = {k: asdict(v) for k, v in self.estimates.items()}
+        return out
+
+
+@dataclass(frozen=True)
+class RollingOriginStudy:
+    """The learned policy against BTS across several time origins, so no single split decides.
+
+    ``folds``: expanding windows (train on the first share, estimate on everything after it; the test
+    parts overlap). ``pooled``: blocked folds without overlap: the random log from the first origin on
+    is cut at the origins into consecutive blocks, each block is estimated with the policy trained on
+    everything before it, and the blocks are pooled into one estimate (every round counted once).
+    """
+
+    folds: list[RollingFold]
+    pooled: dict[str, Estimate]
+    pooled_bts: Estimate
+    pooled_random: Estimate
+    pooled_rounds: int
+    pooled_clicks: int
+    observed_bts: Estimate
+    alpha: float
+
+    def folds_above_bts(self, estimator: str = "snips") -> int:
+        """How many expanding folds put the learned policy above the BTS log's observed rate."""
+        return sum(f.estimates[estimator].value > self.observed_bts.value for f in self.folds)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "folds": [f.to_dict() for f in self.folds],
+            "pooled": {k: asdict(v) for k, v in self.pooled.items()},
+            "pooled_bts": asdict(self.pooled_bts),
+            "pooled_random": asdict(self.pooled_random),
+            "pooled_rounds": self.pooled_rounds,
+            "pooled_clicks": self.pooled_clicks,
+            "observed_bts": asdict(self.observed_bts),
+            "folds_above_bts_snips": self.folds_above_bts("snips"),
+        }
+
+    def table(self) -> str:
+        """Markdown: one row per origin, then the pooled blocked estimate (click rates in %)."""
+        level = int(round(100 * (1 - self.alpha)))
+
+        def pct(e: Estimate) -> str:
+            return f"{100 * e.value:.3f} ({100 * e.ci_low:.3f} – {100 * e.ci_high:.3f})"
+
+        lines = [
+            f"Rolling origin: learned on the first share of the random log by time, estimated on the rest; "
+            f"{level} % bootstrap intervals; BTS observed in the BTS log: {100 * self.observed_bts.value:.3f} %.",
+            "",
+            "| train share | train clicks | test clicks | policy | learned IPS % | learned SNIPS % (CI) | learned DR % "
+            "| BTS SNIPS on test % | random observed on test % |",
+            "|---:|---:|---:|---|---:|---|---:|---:|---:|",
+        ]
+        for f in self.folds:
+            lines.append(
+                f"| {f.train_fraction:.2f} | {f.clicks_train} | {f.clicks_test} | {f.policy} | "
+                f"{100 * f.estimates['ips'].value:.3f} | {pct(f.estimates['snips'])} | "
+                f"{100 * f.estimates['dr'].value:.3f} | {100 * f.bts_on_test.value:.3f} | "
+                f"{100 * f.random_on_test.value:.3f} |"
+            )
+        lines += [
+            "",
+            f"Blocked folds pooled ({self.pooled_rounds:,} rounds, {self.pooled_clicks} clicks, each block estimated "
+            "with the policy trained on everything before it):",
+            "",
+            "| policy | estimator | CTR % | CI low % | CI high % |",
+            "|---|---|---:|---:|---:|",
+        ]
+        for name, est in self.pooled.items():
+            lines.append(_row("learned (pooled blocks)", name.upper(), est, None, with_rel=False))
+        lines.append(_row("BTS (empirical action dist.), same blocks", "SNIPS", self.pooled_bts, None, with_rel=False))
+        lines.append(_row("random, observed on same blocks", "on-policy mean", self.pooled_random, None,
+                          with_rel=False))
+        lines.append(_row("BTS, observed in BTS log", "on-policy mean", self.observed_bts, None, with_rel=False))
+        above = self.folds_above_bts("snips")
+        lines.append("")
+        lines.append(f"Learned SNIPS above the BTS observed rate in {above} of {len(self.folds)} origins; pooled SNIPS "
+                     f"{'above' if self.pooled['snips'].value > self.observed_bts.value else 'not above'} it"
+                     f"{', significantly' if self.pooled['snips'].ci_low > self.observed_bts.value else ''}.")
+        return "\n".join(lines)
+
+
+def rolling_origin_study(
+    random_log: ObdLog,
+    bts_log: ObdLog,
+    *,
+    shares: tuple[float, ...] = DEFAULT_SHARES,
+    learner_config: OffPolicyConfig | None = None,
+    item_context: pd.DataFrame | None = None,
+    n_bootstrap: int = 1000,
+    alpha: float = 0.05,
+    rng: int = 0,
+) -> RollingOriginStudy:
+    """Train on the first ``share`` of the random log for each share, estimate on the later rounds.
+
+    DR uses each fold's own click model (fitted on its training part). The BTS policy's empirical
+    action distribution is estimated on the same rounds, as a like-for-like reference.
+    """
+    shares = tuple(sorted(set(float(s) for s in shares)))
+    if not shares or any(not 0 < s < 1 for s in shares):
+        raise InvalidInput("shares must be fractions in (0, 1), e.g. 0.4,0.5,0.6,0.7,0.8")
+    order = np.argsort(random_log.timestamp, kind="stable")
+    ordered = random_log.subset(order)
+    n = len(ordered)
+    cuts = [int(round(s * n)) for s in shares] + [n]
+    if any(b <= a for a, b in zip(cuts[:-1], cuts[1:], strict=True)) or cuts[0] == 0:
+        raise InvalidInput("the log is too short for these shares: every train and test part needs rounds")
+    n_actions = max(random_log.n_actions, bts_log.n_actions)
+    len_list = max(random_log.len_list, bts_log.len_list)
+    if item_context is not None and len(item_context):
+        n_actions = max(n_actions, int(item_context["item_id"].max()) + 1)
+    pi = bts_action_dist(bts_log, n_actions=n_actions, len_list=len_list)
+    folds: list[RollingFold] = []
+    block_parts: list[tuple[ObdLog, np.ndarray, np.ndarray]] = []
+    for j, share in enumerate(shares):
+        train, test = ordered.subset(np.arange(cuts[j])), ordered.subset(np.arange(cuts[j], n))
+        learner = OffPolicyLearner(learner_config)
+        learner.train(train, item_context)
+        dist, q = _padded(learner.action_dist(test), learner.predict_rewards(test), n_actions, len_list)
+        estimates = estimate_all(
+            reward=test.reward, action=test.action, pscore=test.pscore, position=test.position, action_dist=dist,
+            estimated_rewards=q, n_bootstrap=n_bootstrap, alpha=alpha, rng=rng,
+        )
+        bts = estimate_all(
+            reward=test.reward, action=test.action, pscore=test.pscore, position=test.position,
+            action_dist=np.broadcast_to(pi[None], dist.shape), n_bootstrap=n_bootstrap, alpha=alpha, rng=rng,
+        )["snips"]
+        folds.append(RollingFold(
+            train_fraction=share, n_train=len(train), n_test=len(test), clicks_train=int(train.reward.sum()),
+            clicks_test=int(test.reward.sum()), policy=learner.policy_name, estimates=estimates, bts_on_test=bts,
+            random_on_test=bootstrap_mean_ci(test.reward, n_bootstrap=n_bootstrap, alpha=alpha, rng=rng),
+        ))
+        block = np.arange(cuts[j + 1] - cuts[j])  # the rounds up to the next origin
+        block_parts.append((test.subset(block), dist[block], q[block]))
+    pooled_log = ordered.subset(np.arange(cuts[0], n))
+    pooled_dist = np.concatenate([d for _, d, _ in block_parts])
+    pooled_q = np.concatenate([q for _, _, q in block_parts])
+    common = dict(reward=pooled_log.reward, action=pooled_log.action, pscore=pooled_log.pscore,
+                  position=pooled_log.position, n_bootstrap=n_bootstrap, alpha=alpha, rng=rng)
+    pooled = estimate_all(action_dist=pooled_dist, estimated_rewards=pooled_q, **common)  # type: ignore[arg-type]
+    pooled_bts = estimate_all(action_dist=np.broadcast_to(pi[None], pooled_dist.shape), **common)["snips"]  # type: ignore[arg-type]
+    return RollingOriginStudy(
+        folds=folds, pooled=pooled, pooled_bts=pooled_bts,
+        pooled_random=bootstrap_mean_ci(pooled_log.reward, n_bootstrap=n_bootstrap, alpha=alpha, rng=rng),
+        pooled_rounds=len(pooled_log), pooled_clicks=int(pooled_log.reward.sum()),
+        observed_bts=bootstrap_mean_ci(bts_log.reward, n_bootstrap=n_bootstrap, alpha=alpha, rng=rng), alpha=alpha,
+    )
+
+
+def _padded(dist: np.ndarray, q: np.ndarray, n_actions: int, len_list: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pad a policy's (rounds, items, positions) arrays to the comparison's item and position counts.
+
+    Items the learner never saw get probability 0 (a BTS log may know more items than the training part).
+    """
+    if dist.shape[1:] == (n_actions, len_list):
+        return dist, q
+    if dist.shape[1] > n_actions or dist.shape[2] > len_list:
+        raise InvalidInput("the learned policy knows more items or positions than the logs")
+    out_d = np.zeros((dist.shape[0], n_actions, len_list))
+    out_q = np.zeros_like(out_d)
+    out_d[:, : dist.shape[1], : dist.shape[2]] = dist
+    out_q[:, : q.shape[1], : q.shape[2]] = q
+    # A position the learner never saw has no distribution: show the uniform one there.
+    if dist.shape[2] < len_list:
+        out_d[:, :, dist.shape[2]:] = 1.0 / n_actions
+    return out_d, out_q
+
+
 def load_obd_logs(data_dir: str | Path | None = None) -> tuple[ObdLog, ObdLog]:
     """The random and BTS logs of campaign "all" from the shared data folder."""
     from fitloop.datasets import obd
@@ -332,6 +522,16 @@ def load_obd_logs(data_dir: str | Path | None = None) -> tuple[ObdLog, ObdLog]:
         ObdLog.from_frame(obd.load_log("random", data_dir=data_dir)),
         ObdLog.from_frame(obd.load_log("bts", data_dir=data_dir)),
     )
+
+
+def load_obd_item_context(data_dir: str | Path | None = None) -> pd.DataFrame | None:
+    """``item_context_all.csv`` from the shared data folder, or ``None`` when it is not there."""
+    from fitloop.datasets import obd
+
+    try:
+        return obd.load_item_context(data_dir=data_dir)
+    except DatasetError:
+        return None
 
 
 def run_obd_validation(

@@ -6,23 +6,36 @@ that (item, position) (``propensity_score``), four hashed user features and the 
 affinities. :class:`ObdLog` turns such a frame into arrays with 0-based positions, the convention
 of the Open Bandit Pipeline and of :mod:`fitloop.evaluate.ope`.
 
-:class:`OffPolicyLearner` learns a reward model from such a log and acts on it:
+:class:`OffPolicyLearner` learns a click model from such a log and acts on it:
 
-1. An empirical-Bayes click model per (item, position): each item's click rate is shrunk towards
-   the overall rate (``prior_strength`` pseudo-impressions), and each (item, position) rate towards
-   its item's rate times the position's lift. With a few dozen clicks this is all a log can support.
-2. When the log holds enough clicks (``min_clicks_for_context``), a LightGBM model learns how the
-   user features and user-item affinity move that rate (it starts from the empirical-Bayes logit
-   as ``init_score``, so it only has to learn the context's lift).
-3. The policy is greedy with uniform exploration: with probability ``1 - epsilon`` it shows the
-   slate that maximises the predicted clicks (one item per position, no repeats), otherwise a
-   uniformly random slate. Every (item, position) therefore has a defined, positive probability
-   ``(1 - epsilon) * [item is the greedy choice there] + epsilon / n_items``, which is what
-   :meth:`OffPolicyLearner.action_dist` returns and what off-policy estimators need.
+1. **Click model.** An empirical-Bayes rate per (item, position): each item's click rate is shrunk
+   towards a prior rate (the overall rate, or the rate of the item's group under one item feature),
+   and each (item, position) rate towards its item's rate times the position's lift.
+   Optionally a multiplicative *affinity lift* for rounds whose user has a non-zero
+   ``user-item_affinity`` to the item, and, with enough clicks, a LightGBM model of how user
+   features, affinity and item features move the rate (it starts from the empirical-Bayes logit as
+   ``init_score``, so it only has to learn the context's lift).
+2. **Policy.** With probability ``1 - epsilon`` either the *greedy* slate (the one maximising
+   predicted clicks, one item per position, no repeats, solved by linear assignment) or a *top-m*
+   slate (``len_list`` distinct items drawn uniformly from the ``m`` items with the highest
+   predicted rate, in uniformly random order); with probability ``epsilon`` a uniformly random slate.
+   Both are valid slate distributions whose per-position marginals are exact:
+   ``(1 - epsilon) * [item is greedy there] + epsilon / n_items`` or
+   ``(1 - epsilon) * [item is in the top m] / m + epsilon / n_items``.
+3. **Choosing by time-ordered inner validation** (``policy="auto"`` and the other ``"auto"``
+   settings). Only the training log is used: its last ``inner_share`` is cut into
+   ``inner_folds`` consecutive blocks; each block is predicted by a model fitted on everything
+   before it. The prior strength, item-prior feature and affinity lift are chosen by the pooled
+   held-out log-loss; the policy (greedy or top-m, with or without the context model) by the
+   pooled self-normalised IPS estimate minus ``selection_z`` standard errors. A sharp policy
+   therefore has to earn its place: on a log with a few dozen clicks the greedy slate's estimate
+   rests on a handful of matched rounds and loses to a broader top-m policy; on a log with
+   thousands of clicks the greedy slate wins when its items are really better.
 
-The trained model is a folder: ``model.json`` (config, vocabularies), ``arrays.npz`` (click
-tables, item features; read with ``allow_pickle=False``) and ``context.lgb.txt`` (LightGBM text)
-when the context model was trained.
+The trained model is a folder: ``model.json`` (config, vocabularies, chosen settings),
+``arrays.npz`` (click table, item features; read with ``allow_pickle=False``) and
+``context.lgb.txt`` (LightGBM text) when the context model is used. Folders of format 1
+(greedy policy, written before the inner validation existed) still load and score as before.
 
 >>> import numpy as np, pandas as pd
 >>> rng = np.random.default_rng(0)
@@ -31,7 +44,7 @@ when the context model was trained.
 ...     "item_id": rng.integers(0, 4, n), "position": rng.integers(1, 3, n), "propensity_score": 0.25,
 ...     "user_feature_0": "a"})
 >>> df["click"] = ((df.item_id == 2) & (rng.random(n) < 0.5)).astype(int)
->>> learner = OffPolicyLearner(OffPolicyConfig(epsilon=0.2, prior_strength=10))
+>>> learner = OffPolicyLearner(OffPolicyConfig(epsilon=0.2, prior_strength=10, policy="greedy"))
 >>> learner.train(ObdLog.from_frame(df))
 >>> dist = learner.action_dist(ObdLog.from_frame(df.head(1)))
 >>> dist.shape, round(float(dist[0, 2].max()), 2)  # item 2 is greedy at one position
@@ -42,7 +55,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -60,9 +73,12 @@ __all__ = [
     "split_by_time",
     "read_obd_log",
     "read_item_context",
+    "MODEL_FORMAT",
 ]
 
-MODEL_FORMAT = "fitloop.offpolicy/1"
+MODEL_FORMAT = "fitloop.offpolicy/2"
+# Format 1: greedy policy, no affinity lift; still loads (its meaning is a special case of format 2).
+_OLD_FORMATS = ("fitloop.offpolicy/1",)
 _USER_FEATURE = re.compile(r"^user_feature_(\d+)$")
 _AFFINITY = re.compile(r"^user-item_affinity_(\d+)$")
 _REQUIRED = ("item_id", "position", "click")
@@ -206,7 +222,10 @@ def split_by_time(log: ObdLog, train_fraction: float = 0.7) -> tuple[ObdLog, Obd
 
 @dataclass(frozen=True)
 class ItemPositionCTR:
-    """Empirical-Bayes click rates per (item, position), shrunk towards item and overall rates.
+    """Empirical-Bayes click rates per (item, position), shrunk towards item and prior rates.
+
+    ``item_group[a]`` (optional, ``-1`` = no group) shrinks each item towards its group's rate
+    instead of the overall rate, so items that share a feature value borrow strength.
 
     >>> m = ItemPositionCTR.fit(np.array([0, 0, 1]), np.array([0, 1, 0]), np.array([1.0, 0, 0]),
     ...                         n_actions=2, len_list=2, prior_strength=2.0)
@@ -226,6 +245,7 @@ class ItemPositionCTR:
         n_actions: int,
         len_list: int,
         prior_strength: float,
+        item_group: np.ndarray | None = None,
     ) -> ItemPositionCTR:
         if prior_strength <= 0:
             raise InvalidInput("prior_strength must be positive (pseudo-impressions of shrinkage)")
@@ -238,7 +258,17 @@ class ItemPositionCTR:
         pos_lift = pos_rate / overall
         item_n = np.bincount(action, minlength=n_actions)[:n_actions].astype(float)
         item_c = np.bincount(action, weights=reward, minlength=n_actions)[:n_actions]
-        item_rate = (item_c + prior_strength * overall) / (item_n + prior_strength)
+        item_prior = np.full(n_actions, overall)
+        if item_group is not None:
+            g = np.asarray(item_group, dtype=np.int64)[:n_actions]
+            has = g >= 0
+            if has.any():
+                n_g = int(g.max()) + 1
+                g_n = np.bincount(g[has], weights=item_n[: len(g)][has], minlength=n_g)
+                g_c = np.bincount(g[has], weights=item_c[: len(g)][has], minlength=n_g)
+                g_rate = (g_c + prior_strength * overall) / (g_n + prior_strength)
+                item_prior[: len(g)][has] = g_rate[g[has]]
+        item_rate = (item_c + prior_strength * item_prior) / (item_n + prior_strength)
         flat = action * len_list + position
         cell_n = np.bincount(flat, minlength=n_actions * len_list)[: n_actions * len_list].reshape(n_actions, len_list)
         cell_c = np.bincount(flat, weights=reward, minlength=n_actions * len_list)[: n_actions * len_list].reshape(
@@ -251,16 +281,39 @@ class ItemPositionCTR:
 
 @dataclass(frozen=True)
 class OffPolicyConfig:
-    """Hyperparameters of :class:`OffPolicyLearner`.
+    """Hyperparameters of :class:`OffPolicyLearner`; every ``"auto"`` is decided by inner validation.
 
-    ``context_model``: "auto" trains the LightGBM context model only when the log has at least
-    ``min_clicks_for_context`` clicks; "none" never; "lightgbm" always.
+    - ``prior_strength``: pseudo-impressions of shrinkage; ``None`` picks one of ``prior_grid``.
+    - ``item_prior``: ``"auto"`` (pick ``"none"`` or an item feature), ``"none"``, or an
+      ``item_feature_*`` column whose values group the items the click rates are shrunk towards.
+    - ``affinity``: ``"auto"`` (use the affinity lift only if it predicts held-out clicks better),
+      ``"none"`` or ``"lift"``; ``affinity_strength`` pseudo expected clicks shrink it towards 1.
+    - ``policy``: ``"auto"`` (greedy or top-m, chosen), ``"greedy"``, or ``"topk"`` over ``top_k``
+      items (0: twice the slate length).
+    - ``context_model``: ``"auto"`` lets the LightGBM context model compete in the inner validation
+      when the log has at least ``min_clicks_for_context`` clicks; ``"none"`` never; ``"lightgbm"``
+      always.
+    - ``inner_folds`` / ``inner_share``: the last ``inner_share`` of the training log (by time) is
+      cut into that many validation blocks; ``selection_z``: standard errors subtracted from each
+      policy's pooled SNIPS estimate before comparing (0 = pick the highest estimate).
+
+    >>> OffPolicyConfig().policy, OffPolicyConfig(prior_strength=50).prior_strength
+    ('auto', 50.0)
     """
 
     epsilon: float = 0.05
-    prior_strength: float = 500.0
+    prior_strength: float | None = None
+    prior_grid: tuple[float, ...] = (25.0, 100.0, 500.0, 2000.0)
+    item_prior: str = "auto"
+    affinity: Literal["auto", "none", "lift"] = "auto"
+    affinity_strength: float = 3.0
+    policy: Literal["auto", "greedy", "topk"] = "auto"
+    top_k: int = 0
     context_model: Literal["auto", "none", "lightgbm"] = "auto"
     min_clicks_for_context: int = 300
+    inner_folds: int = 3
+    inner_share: float = 0.45
+    selection_z: float = 1.0
     num_boost_round: int = 100
     learning_rate: float = 0.05
     num_leaves: int = 15
@@ -273,6 +326,26 @@ class OffPolicyConfig:
             raise InvalidInput("epsilon must lie in (0, 1] so every (item, position) keeps a positive probability")
         if self.context_model not in ("auto", "none", "lightgbm"):
             raise InvalidInput("context_model must be 'auto', 'none' or 'lightgbm'")
+        if self.policy not in ("auto", "greedy", "topk"):
+            raise InvalidInput("policy must be 'auto', 'greedy' or 'topk'")
+        if self.affinity not in ("auto", "none", "lift"):
+            raise InvalidInput("affinity must be 'auto', 'none' or 'lift'")
+        if self.item_prior not in ("auto", "none") and not str(self.item_prior).startswith("item_feature_"):
+            raise InvalidInput("item_prior must be 'auto', 'none' or an item_feature_* column")
+        if self.prior_strength is not None:
+            if not self.prior_strength > 0:
+                raise InvalidInput("prior_strength must be positive (pseudo-impressions of shrinkage)")
+            object.__setattr__(self, "prior_strength", float(self.prior_strength))
+        grid = tuple(float(s) for s in self.prior_grid)
+        if not grid or any(not s > 0 for s in grid):
+            raise InvalidInput("prior_grid must hold positive prior strengths")
+        object.__setattr__(self, "prior_grid", grid)
+        if self.top_k < 0:
+            raise InvalidInput("top_k must be 0 (automatic) or the number of items the top-k policy spreads over")
+        if self.inner_folds < 1 or not 0 < self.inner_share < 1:
+            raise InvalidInput("inner_folds must be at least 1 and inner_share lie in (0, 1)")
+        if self.selection_z < 0 or self.affinity_strength <= 0:
+            raise InvalidInput("selection_z must be non-negative and affinity_strength positive")
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -280,13 +353,75 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
+def _log_loss(q: np.ndarray, r: np.ndarray) -> float:
+    """Summed Bernoulli log-loss (not averaged: folds are pooled by adding)."""
+    q = np.clip(q, 1e-9, 1 - 1e-9)
+    return float(-(r * np.log(q) + (1 - r) * np.log(1 - q)).sum())
+
+
+@dataclass
+class _Reward:
+    """A fitted click model: EB table, optional affinity lift, optional LightGBM booster."""
+
+    table: np.ndarray
+    lift: float | None = None
+    booster: object | None = None
+
+
+@dataclass(frozen=True)
+class _PolicySpec:
+    """``kind="greedy"``, or ``kind="topk"`` spreading over the top ``m`` items."""
+
+    kind: Literal["greedy", "topk"]
+    m: int
+
+    @property
+    def name(self) -> str:
+        return "greedy" if self.kind == "greedy" else f"top-{self.m}"
+
+
+@dataclass(frozen=True)
+class _Choice:
+    """What the inner validation chose, and the figures it chose by."""
+
+    prior_strength: float
+    item_prior: str | None
+    lift_on: bool
+    context: str
+    policy: _PolicySpec
+    report: dict[str, object]
+
+
+@dataclass
+class _Candidate:
+    """One (context model, policy) pair's pooled inner-validation figures."""
+
+    context: str
+    policy: _PolicySpec
+    num: list[np.ndarray] = field(default_factory=list)
+    den: list[np.ndarray] = field(default_factory=list)
+
+    def figures(self, base_rate: float, z: float) -> dict[str, float | str]:
+        num, den = np.concatenate(self.num), np.concatenate(self.den)
+        total = den.sum()
+        value = float(num.sum() / total) if total > 0 else 0.0
+        # Delta-method SE of the ratio, floored by the binomial SE at the base rate on the effective
+        # sample size: with no matched click the empirical SE is 0, which would flatter a sharp policy.
+        se_emp = float(np.sqrt(np.sum((num - value * den) ** 2)) / total) if total > 0 else float("inf")
+        n_eff = float(total**2 / np.sum(den**2)) if total > 0 else 0.0
+        se_floor = float(np.sqrt(base_rate * (1 - base_rate) / n_eff)) if n_eff > 0 else float("inf")
+        se = max(se_emp, se_floor)
+        return {"context": self.context, "policy": self.policy.name, "snips": value, "se": se,
+                "score": value - z * se, "n_eff": n_eff}
+
+
 class OffPolicyLearner:
-    """Learn a click model from an Open Bandit log and act greedily with uniform exploration."""
+    """Learn a click model from an Open Bandit log and act on it with exact slate probabilities."""
 
     def __init__(self, config: OffPolicyConfig | None = None) -> None:
         self.config = config or OffPolicyConfig()
-        self._ctr: ItemPositionCTR | None = None
-        self._booster: object | None = None
+        self._reward: _Reward | None = None
+        self._policy = _PolicySpec("greedy", 0)
         self._n_actions = 0
         self._len_list = 0
         self._user_feature_names: tuple[str, ...] = ()
@@ -295,23 +430,25 @@ class OffPolicyLearner:
         self._item_feature_names: tuple[str, ...] = ()
         self._item_feature_categorical: tuple[bool, ...] = ()
         self._n_affinity = 0
-        self.train_summary: dict[str, float | int | str] = {}
+        self.train_summary: dict[str, object] = {}
 
     # ------------------------------------------------------------------ training
     def train(self, log: ObdLog, item_context: pd.DataFrame | None = None) -> None:
-        """Fit the click model on ``log`` (and item features from ``item_context`` when given)."""
-        cfg = self.config
+        """Fit the click model on ``log`` (and item features from ``item_context`` when given).
+
+        Settings left on ``"auto"`` are chosen by time-ordered validation inside ``log``; the final
+        model is then refitted on all of ``log``. ``train_summary`` records what was chosen and why.
+        """
         if len(log) == 0:
             raise InvalidInput("cannot train on an empty log")
         n_actions = log.n_actions
         if item_context is not None and len(item_context):
             n_actions = max(n_actions, int(item_context["item_id"].max()) + 1)
         self._n_actions, self._len_list = n_actions, log.len_list
+        if n_actions < self._len_list:
+            raise InvalidInput(f"need at least {self._len_list} items to fill {self._len_list} positions, "
+                               f"the log knows {n_actions}")
         self._n_affinity = log.affinity.shape[1]
-        self._ctr = ItemPositionCTR.fit(
-            log.action, log.position, log.reward, n_actions=n_actions, len_list=self._len_list,
-            prior_strength=cfg.prior_strength,
-        )
         self._user_feature_names = log.user_feature_names
         self._user_vocab = [
             {v: i for i, v in enumerate(sorted(set(log.user_features[:, j].tolist())))}
@@ -321,17 +458,178 @@ class OffPolicyLearner:
             item_context, n_actions
         )
         clicks = int(log.reward.sum())
-        use_context = cfg.context_model == "lightgbm" or (
-            cfg.context_model == "auto" and clicks >= cfg.min_clicks_for_context
+        choice = self._select(log, clicks)
+        self._reward = self._fit_reward(
+            log, prior=choice.prior_strength, group=choice.item_prior, lift=choice.lift_on, context=choice.context
         )
-        self._booster = self._fit_booster(log) if use_context else None
+        self._policy = choice.policy
         self.train_summary = {
             "rounds": len(log),
             "clicks": clicks,
             "n_actions": n_actions,
             "len_list": self._len_list,
-            "context_model": "lightgbm" if self._booster is not None else "none",
+            "context_model": "lightgbm" if self._reward.booster is not None else "none",
+            "policy": self._policy.name,
+            "prior_strength": choice.prior_strength,
+            "item_prior": choice.item_prior or "overall",
+            "affinity_lift": self._reward.lift,
+            "selection": choice.report,
         }
+
+    @property
+    def policy_name(self) -> str:
+        """``"greedy"`` or ``"top-m"``: the policy this learner acts with."""
+        return self._policy.name
+
+    # The candidates a policy may spread over: greedy, then top-2K, top-4K, ... up to half the items.
+    def _policy_candidates(self) -> list[_PolicySpec]:
+        cfg, a_n, k_n = self.config, self._n_actions, self._len_list
+        if cfg.policy == "greedy":
+            return [_PolicySpec("greedy", k_n)]
+        if cfg.policy == "topk":
+            m = cfg.top_k or 2 * k_n
+            if not k_n <= m <= a_n:
+                raise InvalidInput(f"top_k must lie between the slate length {k_n} and the number of items {a_n}")
+            return [_PolicySpec("topk", m)]
+        specs = [_PolicySpec("greedy", k_n)]
+        m = 2 * k_n
+        while m <= a_n // 2:
+            specs.append(_PolicySpec("topk", m))
+            m *= 2
+        return specs[::-1]  # smoothest first: ties go to the more robust policy
+
+    def _item_groups(self) -> dict[str, np.ndarray]:
+        """Candidate item groupings for the prior: categorical features, numeric ones by quartile."""
+        out: dict[str, np.ndarray] = {}
+        a_n = self._n_actions
+        for j, name in enumerate(self._item_feature_names):
+            col = self._item_features[:, j]
+            codes = np.full(a_n, -1, dtype=np.int64)
+            ok = np.isfinite(col)
+            if self._item_feature_categorical[j]:
+                codes[ok] = col[ok].astype(np.int64)
+            elif ok.sum() >= 8:
+                edges = np.unique(np.quantile(col[ok], [0.25, 0.5, 0.75]))
+                codes[ok] = np.searchsorted(edges, col[ok], side="right")
+            n_groups = len(np.unique(codes[ok])) if ok.any() else 0
+            if 2 <= n_groups <= max(2, a_n // 2):
+                out[name] = codes
+        return out
+
+    def _folds(self, log: ObdLog) -> list[tuple[np.ndarray, np.ndarray]]:
+        cfg = self.config
+        order = np.argsort(log.timestamp, kind="stable")
+        n = len(log)
+        edges = np.linspace((1 - cfg.inner_share) * n, n, cfg.inner_folds + 1).round().astype(int)
+        return [(order[: edges[j]], order[edges[j] : edges[j + 1]]) for j in range(cfg.inner_folds)
+                if edges[j] > 0 and edges[j + 1] > edges[j]]
+
+    def _select(self, log: ObdLog, clicks: int) -> _Choice:
+        """Choose prior, item prior, affinity lift, context model and policy on the training log only."""
+        cfg = self.config
+        groups = self._item_groups()
+        priors = [cfg.prior_strength] if cfg.prior_strength is not None else list(cfg.prior_grid)
+        if cfg.item_prior == "auto":
+            group_names: list[str | None] = [None, *groups]
+        elif cfg.item_prior == "none":
+            group_names = [None]
+        else:
+            if cfg.item_prior not in groups:
+                raise InvalidInput(f"item_prior {cfg.item_prior!r} is not a usable item feature; "
+                                   f"usable: {sorted(groups) or 'none (pass --item-context)'}")
+            group_names = [cfg.item_prior]
+        lift_options = {"auto": [False, True], "none": [False], "lift": [True]}[cfg.affinity]
+        enough = clicks >= cfg.min_clicks_for_context
+        contexts = {"auto": ["none", "lightgbm"] if enough else ["none"], "none": ["none"],
+                    "lightgbm": ["lightgbm"]}[cfg.context_model]
+        policies = self._policy_candidates()
+        folds = self._folds(log)
+        valid_clicks = sum(float(log.reward[v].sum()) for _, v in folds)
+        pscore_ok = bool(np.all(np.isfinite(log.pscore)) and np.all(log.pscore > 0))
+        report: dict[str, object] = {"inner_folds": len(folds), "validation_clicks": int(valid_clicks)}
+        if not folds or valid_clicks == 0 or not pscore_ok:
+            # Nothing to validate on: the middle of the prior grid, no lift, the most robust policy.
+            report["note"] = ("no inner validation: " + ("the log lacks usable propensity scores" if not pscore_ok
+                              else "the validation blocks hold no click"))
+            return _Choice(
+                prior_strength=priors[len(priors) // 2] if len(priors) > 1 else priors[0],
+                item_prior=group_names[0] if len(group_names) == 1 else None,
+                lift_on=lift_options[0] if len(lift_options) == 1 else False,
+                context="lightgbm" if cfg.context_model == "lightgbm" else "none",
+                policy=policies[0], report=report,
+            )
+
+        # 1. Shrinkage and item prior by pooled held-out log-loss (a low-variance criterion).
+        losses: dict[tuple[float, str | None], float] = {}
+        for s in priors:
+            for g in group_names:
+                losses[(s, g)] = sum(
+                    self._holdout_loss(log, tr, va, prior=s, group=groups.get(g) if g else None, lift=False)
+                    for tr, va in folds
+                )
+        (prior, group), best_loss = min(losses.items(), key=lambda kv: kv[1])
+        report["log_loss"] = {f"s={s:g}, prior={g or 'overall'}": round(v, 3) for (s, g), v in losses.items()}
+        group_codes = groups.get(group) if group else None
+
+        # 2. Affinity lift: kept only when it predicts held-out clicks better (a proper held-out check).
+        affinity_check = self._affinity_check(log, folds, prior, group_codes, best_loss)
+        report["affinity_check"] = affinity_check
+        lift_on = lift_options[0] if len(lift_options) == 1 else bool(affinity_check["improves"])
+
+        # 3. Context model x policy by pooled SNIPS minus selection_z standard errors.
+        candidates = [_Candidate(c, p) for c in contexts for p in policies]
+        for tr, va in folds:
+            train_part, valid = log.subset(tr), log.subset(va)
+            for context in contexts:
+                reward = self._fit_reward(train_part, prior=prior, group=group_codes, lift=lift_on, context=context)
+                q_u, inverse = self._q_unique(valid, reward)
+                for cand in candidates:
+                    if cand.context != context:
+                        continue
+                    prob = self._probs_from(q_u, inverse, valid, cand.policy)
+                    w = prob / valid.pscore
+                    cand.num.append(w * valid.reward)
+                    cand.den.append(w)
+        base = valid_clicks / sum(len(v) for _, v in folds)
+        figures = [c.figures(base, cfg.selection_z) for c in candidates]
+        best = 0
+        for i, f in enumerate(figures):
+            if float(f["score"]) > float(figures[best]["score"]):  # strict: ties keep the smoother policy
+                best = i
+        report["candidates"] = [{k: (round(v, 6) if isinstance(v, float) else v) for k, v in f.items()}
+                                for f in figures]
+        report["chosen"] = f"{candidates[best].context}/{candidates[best].policy.name}"
+        return _Choice(prior_strength=prior, item_prior=group, lift_on=lift_on, context=candidates[best].context,
+                       policy=candidates[best].policy, report=report)
+
+    def _holdout_loss(
+        self, log: ObdLog, tr: np.ndarray, va: np.ndarray, *, prior: float, group: np.ndarray | None, lift: bool
+    ) -> float:
+        reward = self._fit_reward(log.subset(tr), prior=prior, group=group, lift=lift, context="none")
+        valid = log.subset(va)
+        return _log_loss(self._q_logged(valid, reward), valid.reward)
+
+    def _affinity_check(
+        self, log: ObdLog, folds: list[tuple[np.ndarray, np.ndarray]], prior: float, group: np.ndarray | None,
+        loss_without: float,
+    ) -> dict[str, object]:
+        """Does a non-zero user-item affinity to the shown item predict its click on later rounds?"""
+        loss_with = sum(self._holdout_loss(log, tr, va, prior=prior, group=group, lift=True) for tr, va in folds)
+        rows = clicks = 0
+        expected = 0.0
+        for tr, va in folds:
+            reward = self._fit_reward(log.subset(tr), prior=prior, group=group, lift=False, context="none")
+            valid = log.subset(va)
+            aff = self._shown_affinity(valid)
+            rows += int(aff.sum())
+            clicks += int(valid.reward[aff].sum())
+            expected += float(reward.table[valid.action[aff], valid.position[aff]].sum())
+        return {"validation_rows_with_affinity": rows, "validation_clicks_there": clicks,
+                "expected_without_lift": round(expected, 3), "log_loss_without": round(loss_without, 3),
+                "log_loss_with_lift": round(loss_with, 3),
+                # One nat, the AIC price of the extra parameter: a lift fitted to a handful of rows that
+                # barely moves the held-out likelihood is noise, not evidence.
+                "improves": bool(loss_with < loss_without - 1.0)}
 
     @staticmethod
     def _encode_items(
@@ -363,6 +661,20 @@ class OffPolicyLearner:
                 codes[:, j] = [vocab.get(v, -1) for v in log.user_features[:, j]]
         return codes
 
+    def _affinity_mask(self, affinity: np.ndarray) -> np.ndarray:
+        """``mask[i, a]``: the round's user has a non-zero affinity to item ``a`` (items the log lacks: no)."""
+        mask = np.zeros((len(affinity), self._n_actions), dtype=bool)
+        width = min(affinity.shape[1], self._n_actions)
+        mask[:, :width] = affinity[:, :width] > 0
+        return mask
+
+    def _shown_affinity(self, log: ObdLog) -> np.ndarray:
+        """Whether each round's user has a non-zero affinity to the item shown."""
+        has = log.action < log.affinity.shape[1]
+        out = np.zeros(len(log), dtype=bool)
+        out[has] = log.affinity[np.nonzero(has)[0], log.action[has]] > 0
+        return out
+
     def _design(self, user_codes: np.ndarray, affinity: np.ndarray, action: np.ndarray, position: np.ndarray) -> np.ndarray:
         """One row per (context, item, position): position, item, user codes, affinity, item features."""
         n = len(action)
@@ -381,13 +693,33 @@ class OffPolicyLearner:
         cats += [start + j for j, is_cat in enumerate(self._item_feature_categorical) if is_cat]
         return cats
 
-    def _fit_booster(self, log: ObdLog) -> object:
+    def _fit_reward(
+        self, log: ObdLog, *, prior: float, group: np.ndarray | str | None, lift: bool, context: str
+    ) -> _Reward:
+        if isinstance(group, str):
+            group = self._item_groups()[group]
+        table = ItemPositionCTR.fit(
+            log.action, log.position, log.reward, n_actions=self._n_actions, len_list=self._len_list,
+            prior_strength=prior, item_group=group,
+        ).table
+        reward = _Reward(table)
+        if lift and context == "none":
+            aff = self._shown_affinity(log)
+            if aff.any():
+                # Gamma-Poisson shrinkage of observed / expected clicks towards 1 (no lift).
+                kappa = self.config.affinity_strength
+                expected = float(table[log.action[aff], log.position[aff]].sum())
+                reward.lift = float((log.reward[aff].sum() + kappa) / (expected + kappa))
+        if context == "lightgbm":
+            reward.booster = self._fit_booster(log, table)
+        return reward
+
+    def _fit_booster(self, log: ObdLog, table: np.ndarray) -> object:
         import lightgbm as lgb
 
         cfg = self.config
-        assert self._ctr is not None
         x = self._design(self._user_codes(log), log.affinity, log.action, log.position)
-        init = _logit(self._ctr.table[log.action, log.position])
+        init = _logit(table[log.action, log.position])
         params = {
             "objective": "binary",
             "learning_rate": cfg.learning_rate,
@@ -405,17 +737,29 @@ class OffPolicyLearner:
         return lgb.train(params, data, num_boost_round=cfg.num_boost_round)
 
     # ------------------------------------------------------------------ acting
-    def _require(self) -> ItemPositionCTR:
-        if self._ctr is None:
+    def _require(self) -> _Reward:
+        if self._reward is None:
             raise NotTrained("the off-policy learner is not trained; run `fitloop bandit train` first")
-        return self._ctr
+        return self._reward
 
-    def _unique_q(self, log: ObdLog) -> tuple[np.ndarray, np.ndarray]:
+    def _q_unique(self, log: ObdLog, reward: _Reward | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Predictions per distinct context ``(n_contexts, n_actions, len_list)`` and each round's context."""
-        ctr = self._require()
+        reward = reward or self._require()
+        a_n = self._n_actions
+        if reward.booster is not None:
+            return self._q_unique_booster(log, reward)
+        if reward.lift is None or len(log) == 0:
+            return reward.table[None, :, :].copy(), np.zeros(len(log), dtype=np.int64)
+        # Contexts differ only by which items the user has an affinity to: predict each pattern once.
+        mask = self._affinity_mask(log.affinity)
+        packed = np.packbits(mask, axis=1)
+        uniq, inverse = np.unique(packed, axis=0, return_inverse=True)
+        mask_u = np.unpackbits(uniq, axis=1, count=a_n).astype(bool)
+        q = np.where(mask_u[:, :, None], reward.table[None] * reward.lift, reward.table[None])
+        return np.clip(q, 1e-6, 1 - 1e-6), inverse.reshape(-1)
+
+    def _q_unique_booster(self, log: ObdLog, reward: _Reward) -> tuple[np.ndarray, np.ndarray]:
         a_n, k_n = self._n_actions, self._len_list
-        if self._booster is None:
-            return ctr.table[None, :, :].copy(), np.zeros(len(log), dtype=np.int64)
         user_codes = self._user_codes(log)
         aff = log.affinity
         # Contexts repeat a lot (few user-feature values, mostly-zero affinities): predict each once.
@@ -428,14 +772,19 @@ class OffPolicyLearner:
         act = np.tile(np.repeat(np.arange(a_n), k_n), n_u)
         pos = np.tile(np.arange(k_n), n_u * a_n)
         x = self._design(u_codes[ctx_idx], u_aff[ctx_idx], act, pos)
-        raw = self._booster.predict(x, raw_score=True)  # type: ignore[attr-defined]
-        logits = _logit(ctr.table[act, pos]) + raw
+        raw = reward.booster.predict(x, raw_score=True)  # type: ignore[attr-defined]
+        logits = _logit(reward.table[act, pos]) + raw
         q = (1.0 / (1.0 + np.exp(-logits))).reshape(n_u, a_n, k_n)
         return q, inverse.reshape(-1)
 
+    def _q_logged(self, log: ObdLog, reward: _Reward) -> np.ndarray:
+        """The model's click probability for each round's logged (item, position)."""
+        q_u, inverse = self._q_unique(log, reward)
+        return q_u[inverse, log.action, log.position]
+
     def predict_rewards(self, log: ObdLog) -> np.ndarray:
         """Predicted click probability ``q[i, a, k]`` for every round, item and position."""
-        q, inverse = self._unique_q(log)
+        q, inverse = self._q_unique(log)
         return q[inverse]
 
     @staticmethod
@@ -449,9 +798,32 @@ class OffPolicyLearner:
             slates[u, positions] = items
         return slates
 
+    @classmethod
+    def _marginals(cls, q: np.ndarray, policy: _PolicySpec) -> np.ndarray:
+        """The exploiting part's exact marginals ``P[context, item, position]`` (each column sums to 1)."""
+        n, a_n, k_n = q.shape
+        out = np.zeros((n, a_n, k_n))
+        if policy.kind == "greedy":
+            slates = cls._greedy(q)
+            out[np.repeat(np.arange(n), k_n), slates.reshape(-1), np.tile(np.arange(k_n), n)] = 1.0
+            return out
+        # Top-m: a uniformly random ordered choice of len_list of the m best items (by their mean predicted
+        # rate over positions; stable sort, so ties go to the lower item id): each is at each position w.p. 1/m.
+        top = np.argsort(-q.mean(axis=2), axis=1, kind="stable")[:, : policy.m]
+        out[np.repeat(np.arange(n), policy.m), top.reshape(-1), :] = 1.0 / policy.m
+        return out
+
+    def _probs_from(self, q_u: np.ndarray, inverse: np.ndarray, log: ObdLog, policy: _PolicySpec) -> np.ndarray:
+        eps = self.config.epsilon
+        marg = self._marginals(q_u, policy)
+        return (1.0 - eps) * marg[inverse, log.action, log.position] + eps / self._n_actions
+
     def greedy_slates(self, log: ObdLog) -> np.ndarray:
-        """``slates[i, k]``: the item the greedy policy puts at position ``k`` in round ``i`` (no repeats)."""
-        q, inverse = self._unique_q(log)
+        """``slates[i, k]``: the item the greedy slate puts at position ``k`` in round ``i`` (no repeats).
+
+        This is the click model's best slate whichever policy the learner acts with.
+        """
+        q, inverse = self._q_unique(log)
         return self._greedy(q)[inverse]
 
     def action_dist(self, log: ObdLog) -> np.ndarray:
@@ -459,14 +831,9 @@ class OffPolicyLearner:
 
         This is ``len(log) * n_actions * len_list`` floats; :meth:`score` needs far less memory.
         """
-        slates = self.greedy_slates(log)
+        q, inverse = self._q_unique(log)
         eps = self.config.epsilon
-        n, k_n = slates.shape
-        a_n = self._n_actions
-        dist = np.full((n, a_n, k_n), eps / a_n)
-        rows = np.repeat(np.arange(n), k_n)
-        dist[rows, slates.reshape(-1), np.tile(np.arange(k_n), n)] += 1 - eps
-        return dist
+        return (1.0 - eps) * self._marginals(q, self._policy)[inverse] + eps / self._n_actions
 
     def score(self, log: ObdLog) -> np.ndarray:
         """The probability that the policy shows each round's logged item at its logged position.
@@ -474,21 +841,19 @@ class OffPolicyLearner:
         Items or positions the model never saw get probability 0 (the policy cannot show them).
         """
         self._require()
-        eps = self.config.epsilon
         prob = np.zeros(len(log))
         known = (log.action < self._n_actions) & (log.position < self._len_list)
         if known.any():
             rows = np.nonzero(known)[0]
             sub = log.subset(rows)
-            slates = self.greedy_slates(sub)
-            hit = slates[np.arange(len(sub)), sub.position] == sub.action
-            prob[rows] = eps / self._n_actions + (1.0 - eps) * hit
+            q_u, inverse = self._q_unique(sub)
+            prob[rows] = self._probs_from(q_u, inverse, sub, self._policy)
         return prob
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | Path) -> Path:
         """Write ``model.json``, ``arrays.npz`` and (if trained) ``context.lgb.txt`` into ``directory``."""
-        ctr = self._require()
+        reward = self._require()
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         meta = {
@@ -501,12 +866,14 @@ class OffPolicyLearner:
             "user_vocab": [sorted(v, key=v.__getitem__) for v in self._user_vocab],
             "item_feature_names": list(self._item_feature_names),
             "item_feature_categorical": list(self._item_feature_categorical),
-            "has_context_model": self._booster is not None,
+            "has_context_model": reward.booster is not None,
+            "affinity_lift": reward.lift,
+            "policy": {"kind": self._policy.kind, "m": self._policy.m},
             "train_summary": self.train_summary,
         }
-        np.savez(out / "arrays.npz", ctr_table=ctr.table, item_features=self._item_features)
-        if self._booster is not None:
-            self._booster.save_model(str(out / "context.lgb.txt"))  # type: ignore[attr-defined]
+        np.savez(out / "arrays.npz", ctr_table=reward.table, item_features=self._item_features)
+        if reward.booster is not None:
+            reward.booster.save_model(str(out / "context.lgb.txt"))  # type: ignore[attr-defined]
         elif (out / "context.lgb.txt").exists():
             (out / "context.lgb.txt").unlink()
         (out / "model.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
@@ -514,22 +881,39 @@ class OffPolicyLearner:
 
     @classmethod
     def load(cls, directory: str | Path) -> OffPolicyLearner:
-        """Load a folder written by :meth:`save`; raise :class:`ModelBundleError` when it is unusable."""
+        """Load a folder written by :meth:`save` (format 2, or format 1 as a greedy policy).
+
+        Raises :class:`ModelBundleError` when the folder is unusable or of an unknown format.
+        """
         d = Path(directory)
         try:
             meta = json.loads((d / "model.json").read_text(encoding="utf-8"))
-            if meta.get("format") != MODEL_FORMAT:
-                raise ModelBundleError(f"{d} holds format {meta.get('format')!r}, expected {MODEL_FORMAT!r}")
+            fmt = meta.get("format")
+            if fmt != MODEL_FORMAT and fmt not in _OLD_FORMATS:
+                raise ModelBundleError(f"{d} holds format {fmt!r}, expected {MODEL_FORMAT!r} "
+                                       f"(or the older {', '.join(_OLD_FORMATS)}); retrain with `fitloop bandit train`")
             with np.load(d / "arrays.npz", allow_pickle=False) as arrays:
                 table = np.array(arrays["ctr_table"], dtype=float)
                 item_features = np.array(arrays["item_features"], dtype=float)
-            learner = cls(OffPolicyConfig(**meta["config"]))
+            config = dict(meta["config"])
+            if fmt in _OLD_FORMATS:
+                config["policy"] = "greedy"  # format 1 always acted greedily
+            if "prior_grid" in config:
+                config["prior_grid"] = tuple(config["prior_grid"])
+            learner = cls(OffPolicyConfig(**config))
             learner._n_actions = int(meta["n_actions"])
             learner._len_list = int(meta["len_list"])
             if table.shape != (learner._n_actions, learner._len_list):
                 raise ModelBundleError(f"{d}: click table has shape {table.shape}, expected "
                                        f"({learner._n_actions}, {learner._len_list})")
-            learner._ctr = ItemPositionCTR(table)
+            policy = meta.get("policy", {"kind": "greedy", "m": learner._len_list})
+            if policy["kind"] not in ("greedy", "topk") or not (
+                policy["kind"] == "greedy" or learner._len_list <= int(policy["m"]) <= learner._n_actions
+            ):
+                raise ModelBundleError(f"{d}: unusable policy {policy!r}")
+            learner._policy = _PolicySpec(policy["kind"], int(policy["m"]))
+            lift = meta.get("affinity_lift")
+            learner._reward = _Reward(table, None if lift is None else float(lift))
             learner._n_affinity = int(meta["n_affinity"])
             learner._user_feature_names = tuple(meta["user_feature_names"])
             learner._user_vocab = [{v: i for i, v in enumerate(vals)} for vals in meta["user_vocab"]]
@@ -540,10 +924,10 @@ class OffPolicyLearner:
             if meta["has_context_model"]:
                 import lightgbm as lgb
 
-                learner._booster = lgb.Booster(model_file=str(d / "context.lgb.txt"))
+                learner._reward.booster = lgb.Booster(model_file=str(d / "context.lgb.txt"))
         except ModelBundleError:
             raise
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, InvalidInput) as exc:
             raise ModelBundleError(f"cannot load the off-policy model from {d}: {exc}") from exc
         except Exception as exc:  # lightgbm raises its own LightGBMError for a corrupt model file
             raise ModelBundleError(f"cannot load the off-policy model from {d}: {exc}") from exc
