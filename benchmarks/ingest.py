@@ -10,6 +10,13 @@ the acknowledged events.
 
     python benchmarks/ingest.py                      # SQLite and PostgreSQL, 15 s per run
     python benchmarks/ingest.py --stores sqlite --seconds 5
+    python benchmarks/ingest.py --stores sqlite --modes batch50 --batch-connections 4,8,16   # latency vs. load
+
+The load is closed-loop: each connection sends its next request when the previous one is answered, so
+the latency is roughly (connections x events per request) / throughput (Little's law). The p99 of a run
+with 16 connections therefore says as much about the chosen concurrency as about the server; the
+``--batch-connections`` sweep shows the latency at each concurrency, and the load average of each run
+is printed with it (the machine may be shared).
 
 The load generator is a minimal HTTP/1.1 keep-alive client on asyncio
 streams (TCP_NODELAY), so that it costs the server's two cores as little as
@@ -53,6 +60,7 @@ class Result:
     errors: int
     stored_ok: bool
     server_cpu_us: float  # server process CPU (user+system) per acknowledged event, measured window only
+    load_avg: float = 0.0  # 1-minute load average at the end of the run
 
     @property
     def events_per_s(self) -> float:
@@ -168,7 +176,8 @@ def run_one(store: str, env: dict[str, str], mode: str, connections: int, second
     stored = stored_count(env, key)
     arr = np.array(lat) * 1000
     return Result(store, mode, connections, seconds, len(lat), events, float(np.percentile(arr, 50)),
-                  float(np.percentile(arr, 99)), errors, stored == acked, cpu / max(events, 1) * 1e6)
+                  float(np.percentile(arr, 99)), errors, stored == acked, cpu / max(events, 1) * 1e6,
+                  os.getloadavg()[0])
 
 
 def stored_count(env: dict[str, str], key: str) -> int:
@@ -218,14 +227,30 @@ def drop_pg(name: str) -> None:
     admin.dispose()
 
 
+def _connection_counts(text: str) -> list[int]:
+    """``"4,8,16"`` → ``[4, 8, 16]``; a clear message for anything else.
+
+    >>> _connection_counts("4, 8,16")
+    [4, 8, 16]
+    """
+    try:
+        counts = [int(x) for x in text.split(",")]
+    except ValueError:
+        raise SystemExit(f"connection counts are whole numbers separated by commas, e.g. 4,8,16; got {text!r}") from None
+    if not counts or min(counts) < 1:
+        raise SystemExit(f"connection counts must be at least 1; got {text!r}")
+    return counts
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--stores", default="sqlite,postgresql")
     ap.add_argument("--modes", default="batch50,single")
     ap.add_argument("--seconds", type=float, default=15.0)
     ap.add_argument("--warmup", type=float, default=3.0)
-    ap.add_argument("--batch-connections", type=int, default=16)
-    ap.add_argument("--single-connections", type=int, default=64)
+    ap.add_argument("--batch-connections", default="16",
+                    help="Concurrent connections for batches; a comma-separated list runs each (e.g. 4,8,16).")
+    ap.add_argument("--single-connections", default="64", help="Concurrent connections for single events (list too).")
     ap.add_argument("--privacy-gate", action="store_true",
                     help="Run with the privacy gate on (events of shoppers without consent are then withheld, "
                          "so 'stored = acknowledged' no longer holds); default: the collector alone.")
@@ -246,12 +271,14 @@ def main() -> None:
                 env = {**base_env, "FITLOOP_DATABASE_URL": pg[0]}
             try:
                 for mode in args.modes.split(","):
-                    conns = args.batch_connections if mode == "batch50" else args.single_connections
-                    r = run_one(store, env, mode, conns, args.seconds, args.warmup)
-                    results.append(r)
-                    print(f"{store:10s} {mode:8s} {r.events_per_s:10,.0f} events/s  p50 {r.p50_ms:6.1f} ms  "
-                          f"p99 {r.p99_ms:6.1f} ms  errors {r.errors}  stored==acked {r.stored_ok}  "
-                          f"server CPU {r.server_cpu_us:.0f} us/event", flush=True)
+                    counts = args.batch_connections if mode == "batch50" else args.single_connections
+                    for conns in _connection_counts(counts):
+                        r = run_one(store, env, mode, conns, args.seconds, args.warmup)
+                        results.append(r)
+                        print(f"{store:10s} {mode:8s} {conns:3d} conns {r.events_per_s:10,.0f} events/s  "
+                              f"p50 {r.p50_ms:6.1f} ms  p99 {r.p99_ms:6.1f} ms  errors {r.errors}  "
+                              f"stored==acked {r.stored_ok}  server CPU {r.server_cpu_us:.0f} us/event  "
+                              f"load {r.load_avg:.1f}", flush=True)
             finally:
                 if pg is not None:
                     drop_pg(pg[1])
@@ -261,15 +288,15 @@ def main() -> None:
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
           f"load generator on the same machine; {args.seconds:.0f} s per run after {args.warmup:.0f} s warm-up")
     print()
-    print(f"load average during the runs (1, 5, 15 min): {os.getloadavg()}")
+    print(f"load average at the end (1, 5, 15 min): {os.getloadavg()}")
     print()
     print("| store | mode | connections | events/s | requests/s | p50 ms | p99 ms | errors | stored = acknowledged "
-          "| server CPU µs/event | events/s per busy core |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|")
+          "| server CPU µs/event | events/s per busy core | load avg (1 min) |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|")
     for r in results:
         print(f"| {r.store} | {r.mode} | {r.connections} | {r.events_per_s:,.0f} | {r.requests / r.seconds:,.0f} | "
               f"{r.p50_ms:.1f} | {r.p99_ms:.1f} | {r.errors} | {'yes' if r.stored_ok else 'NO'} | "
-              f"{r.server_cpu_us:.0f} | {1e6 / max(r.server_cpu_us, 1e-9):,.0f} |")
+              f"{r.server_cpu_us:.0f} | {1e6 / max(r.server_cpu_us, 1e-9):,.0f} | {r.load_avg:.1f} |")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from fitloop.services.privacy import PrivacyCollectionGate, PrivacyConfig, Priva
 from fitloop.services.profiles import ProfileService
 from fitloop.services.recommend import RecommendationService, Recommender
 from fitloop.services.reranking import RerankConfig, ServingPolicies
+from fitloop.services.traffic_split import TrafficSplitService
 from fitloop.store import Stores
 from fitloop.store.memory import MemoryCache, MemoryEventBus
 from fitloop.store.sql import (
@@ -157,6 +158,8 @@ class Container:
     subjects: DataSubjectService | None = None
     # Shopper understanding (issue 5): profiles follow the event log in real time.
     profiles: ProfileService | None = None
+    # Live A/B split of recommendation strategies (console experiments); read by every served list.
+    splits: TrafficSplitService | None = None
 
     def start(self) -> None:
         """Start background workers (model reloader, batch writers, the event group committer)."""
@@ -189,6 +192,8 @@ def build(settings: Settings) -> Container:
     privacy = build_privacy(settings, stores)
     recommendations = RecommendationService(stores, load_recommender, rules_provider=merchandising.current)
     recommendations.personalised = privacy.personalised
+    splits = TrafficSplitService(stores)
+    recommendations.split = splits.assignment
     if settings.rerank:
         recommendations.policies = ServingPolicies(
             stores, settings.model_path() / "bandit",
@@ -201,12 +206,13 @@ def build(settings: Settings) -> Container:
         recommendations=recommendations,
         segments=segments,
         merchandising=merchandising,
-        ingest=IngestService(stores, master_key=settings.secret("master_key"), gate=gate),
+        ingest=IngestService(stores, master_key=settings.secret("master_key"), gate=gate, pseudonymise=privacy.ids),
         privacy=privacy,
         subjects=DataSubjectService(stores, privacy, model_dirs=[settings.model_path()],
                                     segment_of=segments.segment_of),
         profiles=ProfileService(
             stores, usable=lambda ev: usable_for(ev.type, ev.properties, "personalisation", privacy.manifest)),
+        splits=splits,
     )
 
 

@@ -65,14 +65,18 @@ def test_admin_endpoints_need_the_token(client: TestClient) -> None:
 
 def test_identity_export_erase_over_http(client: TestClient) -> None:
     h = admin(client)
+    u9 = client.app.state.container.privacy.pseudonymise("u9")  # type: ignore[attr-defined]
     r = client.post("/v1/identity/u9", json={"fields": {"email": "ann@example.com", "phone": "+33612345678"}},
                     headers=h)
-    assert r.status_code == 200 and r.json()["stored"] == ["email", "phone"]
+    # Sent by the shop's customer id: stored under its pseudonym, with the customer id itself encrypted (L1).
+    assert r.status_code == 200 and r.json() == {"user_id": u9, "stored": ["customer_id", "email", "phone"]}
     r = client.post("/v1/identity/u9", json={"fields": {"item_id": "x"}}, headers=h)
     assert r.status_code == 422 and r.json()["error"]["code"] == "not_identity_field"
     client.post("/v1/consent", json={"user_id": "u9", "purposes": {"personalisation": True}})
     out = client.post("/v1/privacy/export/u9", headers=h).json()
-    assert out["identity_L1"]["u9"]["email"] == "ann@example.com" and len(out["consent_receipts"]) == 1
+    assert out["identity_L1"][u9]["email"] == "ann@example.com" and len(out["consent_receipts"]) == 1
+    assert out["identity_L1"][u9]["customer_id"] == "u9"
+    assert client.post(f"/v1/privacy/export/{u9}", headers=h).json()["identity_L1"] == out["identity_L1"]
     rep = client.post("/v1/privacy/erase/u9", headers=h).json()
     assert rep["erased"] and rep["data_keys_deleted"] == 1 and rep["removed"]["consents"] == 1
     out = client.post("/v1/privacy/export/u9", headers=h).json()
@@ -88,7 +92,7 @@ def test_withdrawal_over_http_stops_collection_and_a_violation_can_be_resumed(cl
     stored = ctr.stores.events.get("web:e1")
     assert stored is not None and "phone" not in stored.properties and stored.properties["_purposes"] == ["analytics"]
     # The stripped value is kept, encrypted under the shopper's data key, for the DPO's review.
-    kept = ctr.privacy.stripped_values("s1")
+    kept = ctr.privacy.stripped_values(ctr.privacy.pseudonymise("s1"))  # stored under the pseudonym
     assert [(k["field"], k["value"]) for k in kept] == [("phone", "+8613800138000")]
     client.post("/v1/consent", json={"user_id": "s1", "purposes": {"analytics": False}, "source": "sdk"})
     r = client.post("/v1/batch", json={"batch": [view("e2", "s1")]}, headers=basic(key))

@@ -23,7 +23,8 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClien
     settings = Settings(data_dir=tmp, demo=True, rerank=False)
     ctr = build(settings)
     shop = SimulatedShop.generate(ShopConfig(n_items=300, n_shoppers=120, n_events=12_000, n_days=30, seed=3))
-    load_shop(ctr.stores, shop.items, shop.shoppers, shop.events.to_events())
+    assert ctr.privacy is not None  # an import is a boundary: the stores get the simulated shoppers' pseudonyms
+    load_shop(ctr.stores, shop.items, shop.shoppers, shop.events.to_events(), pseudonymise=ctr.privacy.pseudonymise)
     token = derive_admin_token(ctr.settings.secret("secret_key"), ctr.settings.secret("admin_token"))
     with TestClient(create_app(ctr.settings, container=ctr, configure_logs=False)) as c:
         yield c, {"Authorization": f"Bearer {token}"}
@@ -39,8 +40,10 @@ def test_admin_token_is_required(client: tuple[TestClient, dict[str, str]]) -> N
 def test_profile_after_rebuild_and_unknown_shopper(client: tuple[TestClient, dict[str, str]]) -> None:
     c, auth = client
     assert c.post("/v1/profiles/rebuild", headers=auth).json()["profiles"] > 50
-    known = c.get("/v1/profiles/u000001", headers=auth).json()
+    known = c.get("/v1/profiles/u000001", headers=auth).json()  # the shop's customer id …
     assert known["known"] is True and known["summary"]
+    pid = c.app.state.container.privacy.pseudonymise("u000001")  # type: ignore[attr-defined]
+    assert c.get(f"/v1/profiles/{pid}", headers=auth).json() == known  # … or its pseudonym, as in member lists
     unknown = c.get("/v1/profiles/nobody-here", headers=auth).json()
     assert unknown["known"] is False and unknown["segment"] is None
     assert c.get("/v1/profiles/" + "x" * 200, headers=auth).status_code == 422
@@ -66,7 +69,8 @@ def test_profile_reflects_newly_ingested_event(client: tuple[TestClient, dict[st
     ctr = c.app.state.container  # type: ignore[attr-defined]
     from fitloop.data import Event, EventType
 
-    ev = Event("fresh-1", EventType.PRODUCT_CLICKED, "newcomer-1", datetime.now(UTC) - timedelta(seconds=1),
+    ev = Event("fresh-1", EventType.PRODUCT_CLICKED, ctr.privacy.pseudonymise("newcomer-1"),
+               datetime.now(UTC) - timedelta(seconds=1),
                item_id=ctr.stores.catalog.iter_items().__next__().item_id)
     ctr.stores.events.append([ev])
     ctr.profiles.poll_once()

@@ -57,13 +57,16 @@ def test_store_backed_commands_export_erase_retention_rewrap(app: typer.Typer, t
     opts = ["--data-dir", str(tmp_path)]
     ctr = build(Settings(data_dir=tmp_path, demo=True))
     assert ctr.privacy is not None
-    ctr.privacy.store_identity("c1", {"email": "c1@example.com"})
-    ctr.privacy.record_consent("c1", {"analytics": True})
+    c1 = ctr.privacy.pseudonymise("c1")  # the stores know the shop's customer "c1" by this pseudonym only
+    ctr.privacy.store_identity(c1, {"email": "c1@example.com"})
+    ctr.privacy.record_consent(c1, {"analytics": True})
     ctr.close()
     out = tmp_path / "c1.json"
     r = CliRunner().invoke(app, ["privacy", "export", "c1", "--out", str(out), *opts])
     assert r.exit_code == 0, r.output
-    assert json.loads(out.read_text())["identity_L1"]["c1"]["email"] == "c1@example.com"
+    assert json.loads(out.read_text())["identity_L1"][c1]["email"] == "c1@example.com"
+    r = CliRunner().invoke(app, ["privacy", "export", c1, *opts])  # the pseudonym (as the console shows it) too
+    assert r.exit_code == 0 and json.loads(r.output)["identity_L1"][c1]["email"] == "c1@example.com"
     r = CliRunner().invoke(app, ["privacy", "rewrap-keys", *opts])
     assert r.exit_code == 0 and "rewrapped 0 data keys" in r.output and "v1: 1" in r.output, r.output
     r = CliRunner().invoke(app, ["privacy", "erase", "c1", *opts])

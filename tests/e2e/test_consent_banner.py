@@ -11,8 +11,9 @@ from tests.e2e.conftest import Server
 def _ledger(server: Server, aid: str) -> dict[str, bool]:
     privacy = server.container.privacy
     assert privacy is not None
-    privacy.invalidate(aid)
-    return {p: d["allowed"] for p, d in privacy.consent(aid).items() if d["needs_consent"]}
+    pid = privacy.pseudonymise(aid)  # the consent API stores the browser's choices under its pseudonym
+    privacy.invalidate(pid)
+    return {p: d["allowed"] for p, d in privacy.consent(pid).items() if d["needs_consent"]}
 
 
 def test_per_purpose_choices_nothing_preticked_and_changeable(server: Server, browser: Any) -> None:

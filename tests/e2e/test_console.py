@@ -192,6 +192,7 @@ def test_run_an_experiment_and_read_its_result(server: tuple[str, ConsoleShop], 
     sign_in(page, base, "analyst", next_path="/console/experiments")
     page.fill("#e-name", "Weather-aware ranking")
     page.fill("#e-hyp", "Ranking by today's weather lifts conversion")
+    page.select_option("#e-traffic", "manual")  # counts typed in (live splits: test_console_targeting.py)
     page.fill("#e-base", "5")
     page.fill("#e-mde", "20")
     page.click('[data-testid="experiment-form"] button')

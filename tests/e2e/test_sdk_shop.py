@@ -17,7 +17,12 @@ GPC_ON = "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {ge
 
 
 def stored(server: Server, anonymous_id: str) -> list[Event]:
-    return [e for e in server.container.stores.events.scan() if e.anonymous_id == anonymous_id]
+    """The browser's events: stored under the pseudonym of its anonymous id (never the id itself)."""
+    assert server.container.privacy is not None
+    pid = server.container.privacy.pseudonymise(anonymous_id)
+    events = server.container.stores.events.scan()
+    assert not any(anonymous_id in (e.user_id, e.anonymous_id) for e in events)
+    return [e for e in events if e.anonymous_id == pid]
 
 
 def wait_for(check: Callable[[], Any], timeout_s: float = 10.0) -> Any:

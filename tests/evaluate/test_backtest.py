@@ -88,3 +88,17 @@ def test_report_writes_html_png_csv_and_markdown(result: object, tmp_path: Path)
     text = md.read_text()
     assert "| fitloop |" in text and "img/recommend_map_by_week.png" in text
     assert (tmp_path / "docs" / "img" / "recommend_map_by_week.png").is_file()
+
+
+def test_candidate_recall_bounds_the_lists_recall(result: object) -> None:
+    from fitloop.evaluate.backtest import BacktestResult
+
+    assert isinstance(result, BacktestResult)
+    s = result.summary()
+    pw = result.per_week.loc[result.per_week["method"] == "fitloop"]
+    assert (pw["n_recalled"] <= pw["n_pairs"]).all() and pw["n_pairs"].gt(0).all()
+    assert s.loc["fitloop", "cand_recall"] == pytest.approx(pw["n_recalled"].sum() / pw["n_pairs"].sum())
+    assert 0 < s.loc["fitloop", "cand_recall"] <= 1
+    # The recall stage does not depend on the ranker: the variant without it has the same candidates.
+    assert s.loc["fusion", "cand_recall"] == s.loc["fitloop", "cand_recall"]
+    assert pd.isna(s.loc["repurchase_popular", "cand_recall"])

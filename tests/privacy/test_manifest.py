@@ -65,9 +65,9 @@ def test_load_manifest_from_a_file_and_fingerprint_changes(tmp_path: Path, manif
 
     text = resources.files("fitloop.privacy").joinpath("default_manifest.toml").read_text()
     p = tmp_path / "m.toml"
-    p.write_text(text.replace('version = "2026.1"', 'version = "2026.2"'))
+    p.write_text(text.replace(f'version = "{manifest.version}"', 'version = "2099.1"'))
     m2 = load_manifest(p)
-    assert m2.version == "2026.2" and m2.fingerprint != manifest.fingerprint
+    assert m2.version == "2099.1" and m2.fingerprint != manifest.fingerprint
     assert load_manifest(None).fingerprint == manifest.fingerprint
 
 

@@ -165,7 +165,7 @@ def test_owner_is_notified_once_by_signed_webhook_within_a_second(tmp_path: Path
     try:
         assert ctr.ingest is not None and ctr.privacy is not None
         web, _, _ = ctr.ingest.add_source("web", "ops@shop.example")
-        ctr.privacy.record_consent("n1", {"analytics": True})
+        ctr.privacy.record_consent(ctr.privacy.pseudonymise("n1"), {"analytics": True})  # stored under the pseudonym
         t0 = time.monotonic()
         for i in range(5):  # the field keeps coming while paused: one alert, one notification
             ctr.ingest.ingest(web, {"batch": [{"type": "track", "event": "product_viewed", "messageId": f"n{i}",

@@ -58,11 +58,14 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
+            # Routes with parameters are logged by their template (/v1/consent/{user_id}): the shopper ids in
+            # such paths are the shop's own, and the log must not keep what the stores only keep pseudonymised.
+            template = getattr(scope.get("route"), "path", None)
             log.info(
                 "request",
                 extra={
                     "method": scope.get("method"),
-                    "path": scope.get("path"),
+                    "path": template if isinstance(template, str) and "{" in template else scope.get("path"),
                     "status": status,
                     "ms": round((time.perf_counter() - t0) * 1000, 2),
                 },

@@ -11,6 +11,9 @@ Store-backed commands (the installation from ``FITLOOP_*`` settings, ``--databas
 
 - ``fitloop privacy export USER [--out FILE]``: everything held on a shopper, decrypted, as JSON.
 - ``fitloop privacy erase USER --yes``: erase a shopper from every store and shred their data key.
+
+  ``USER`` is the shopper's pseudonym (``p1_…``, as the console shows it) or the shop's customer id, which is
+  pseudonymised first (the stores hold pseudonyms only).
 - ``fitloop privacy retention run``: delete data past the retention of its purposes (run it daily).
 - ``fitloop privacy rewrap-keys``: rewrap every data key under the current master key (after adding a
   new version to ``FITLOOP_MASTER_KEY``, e.g. ``v2:NEW,v1:OLD``); prints the versions still in use.
@@ -84,6 +87,7 @@ def scrub_cmd(text: Annotated[str, typer.Argument(help="Free text to scrub.")]) 
 
 
 UrlOpt = Annotated[str | None, typer.Option("--database-url", help="Overrides FITLOOP_DATABASE_URL.")]
+_USER_HELP = "The shopper's pseudonym (p1_…) or the shop's customer id (pseudonymised first)."
 DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="Overrides FITLOOP_HOME (the installation folder).")]
 
 
@@ -107,14 +111,16 @@ def _subjects(ctr: Container) -> DataSubjectService:
 
 @privacy_app.command("export")
 def export_cmd(
-    user_id: Annotated[str, typer.Argument(help="The shopper's id.")],
+    user_id: Annotated[str, typer.Argument(help=_USER_HELP)],
     out: Annotated[Path | None, typer.Option("--out", help="Write the JSON here instead of stdout.")] = None,
     database_url: UrlOpt = None,
     data_dir: DataDirOpt = None,
 ) -> None:
     """Everything held on a shopper (all tiers decrypted, profile, consents with receipts, model lists)."""
     with _container(database_url, data_dir) as ctr:
-        text = json.dumps(_subjects(ctr).export(user_id), indent=2, ensure_ascii=False, default=str) + "\n"
+        subjects = _subjects(ctr)
+        data = subjects.export(subjects.privacy.resolve_operator_input(user_id))
+        text = json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
     if out is None:
         typer.echo(text, nl=False)
     else:
@@ -124,7 +130,7 @@ def export_cmd(
 
 @privacy_app.command("erase")
 def erase_cmd(
-    user_id: Annotated[str, typer.Argument(help="The shopper's id.")],
+    user_id: Annotated[str, typer.Argument(help=_USER_HELP)],
     yes: Annotated[bool, typer.Option("--yes", help="Confirm: erasure cannot be undone.")] = False,
     database_url: UrlOpt = None,
     data_dir: DataDirOpt = None,
@@ -133,7 +139,8 @@ def erase_cmd(
     if not yes:
         raise InvalidInput("erasure cannot be undone; add --yes to confirm", code="confirmation_required")
     with _container(database_url, data_dir) as ctr:
-        report = _subjects(ctr).erase(user_id, actor="cli")
+        subjects = _subjects(ctr)
+        report = subjects.erase(subjects.privacy.resolve_operator_input(user_id), actor="cli")
     table = Table("store", "removed")
     for k, v in report.removed.items():
         table.add_row(k, str(v))

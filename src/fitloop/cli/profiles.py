@@ -24,12 +24,14 @@ def _container(home: Path | None) -> Container:
 
 
 @app.command("show")
-def show(user_id: Annotated[str, typer.Argument(help="The shopper's pseudonymous id.")], home: HomeOpt = None,
+def show(user_id: Annotated[str, typer.Argument(help="The shopper's pseudonym (p1_…) or the shop's customer id.")],
+         home: HomeOpt = None,
          as_json: Annotated[bool, typer.Option("--json", help="Print the features as JSON.")] = False) -> None:
     """A shopper's profile in plain words (an unknown shopper gets an empty profile that says so)."""
     ctr = _container(home)
     try:
-        assert ctr.profiles is not None
+        assert ctr.profiles is not None and ctr.privacy is not None
+        user_id = ctr.privacy.resolve_operator_input(user_id)  # a customer id is pseudonymised; a pseudonym kept
         p = ctr.profiles.profile(user_id)
         seg = ctr.segments.segment_of(user_id) if ctr.segments is not None else None
     finally:

@@ -101,14 +101,21 @@ def personalise(recipients: Sequence[str], recommend: Callable[[str, int], Seque
     return {u: list(recommend(u, k))[:k] for u in recipients}
 
 
-def export_csv(spec: CampaignSpec, content: Mapping[str, Sequence[str]]) -> str:
-    """CSV for the shop's sending tool: ``user_id,channel,campaign,item_1..item_k``."""
+def export_csv(spec: CampaignSpec, content: Mapping[str, Sequence[str]],
+               customer_ids: Mapping[str, str | None] | None = None) -> str:
+    """CSV for the shop's sending tool: ``user_id,channel,campaign,item_1..item_k``.
+
+    ``user_id`` is the pseudonym. With ``customer_ids`` (pseudonym → the shop's customer id, identity data:
+    only for roles that may see it), a ``customer_id`` column follows it; empty where the id is unknown.
+    """
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["user_id", "channel", "campaign", *[f"item_{i + 1}" for i in range(spec.k_items)]])
+    extra = ["customer_id"] if customer_ids is not None else []
+    w.writerow(["user_id", *extra, "channel", "campaign", *[f"item_{i + 1}" for i in range(spec.k_items)]])
     for uid, items in content.items():
         row = list(items)[: spec.k_items]
-        w.writerow([uid, spec.channel, spec.name, *row, *[""] * (spec.k_items - len(row))])
+        cid = [customer_ids.get(uid) or ""] if customer_ids is not None else []
+        w.writerow([uid, *cid, spec.channel, spec.name, *row, *[""] * (spec.k_items - len(row))])
     return buf.getvalue()
 
 

@@ -159,8 +159,13 @@ class CampaignService:
         self._docs.put(new)
         return new
 
-    def export(self, campaign_id: str) -> tuple[str, int]:
-        """CSV for the shop's sending tool and how many recipients were dropped for withdrawn consent."""
+    def export(self, campaign_id: str, *,
+               customer_id: Callable[[str], str | None] | None = None) -> tuple[str, int]:
+        """CSV for the shop's sending tool and how many recipients were dropped for withdrawn consent.
+
+        Recipients are pseudonyms. ``customer_id`` (pseudonym → the shop's customer id from the identity
+        vault) adds a ``customer_id`` column: pass it only for roles that may see identity data (L1).
+        """
         doc = self.get(campaign_id)
         if doc.status != "launched":
             raise Conflict("launch the campaign first: the CSV lists the launched audience", code="campaign_not_launched")
@@ -168,7 +173,8 @@ class CampaignService:
         content = doc.data.get("content", {})
         # Consent is checked again now: a shopper who withdrew since launch is not sent anything.
         kept = {u: items for u, items in content.items() if self.has_consent(u, spec.purpose)}
-        return export_csv(spec, kept), len(content) - len(kept)
+        ids = {u: customer_id(u) for u in kept} if customer_id is not None else None
+        return export_csv(spec, kept, ids), len(content) - len(kept)
 
     def outcome(self, campaign_id: str, *, until: datetime | None = None) -> CampaignOutcome:
         """Recipients against the holdout since launch (orders from the event store)."""

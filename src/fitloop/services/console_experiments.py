@@ -5,31 +5,43 @@ Looks are cumulative counts per arm (A = control, B = treatment). The fixed-hori
 for the latest look, but the decision uses the mSPRT's always-valid p-value over *all* looks, so
 looking after every batch does not inflate false positives. A campaign-linked experiment fills its
 looks from the event store (recipients = B, holdout = A).
+
+A strategy experiment on **live traffic** splits the shoppers served by ``GET /v1/recommendations``
+between two strategies (:mod:`fitloop.services.traffic_split`) and reads its looks from the impression
+log and the event log (:func:`fitloop.marketing.splits.attribute_arms`): shoppers exposed per arm, and
+their clicks, cart adds, orders, returns and revenue on recommended items within the attribution window.
+Ending it (or a failed return-rate guardrail) restores normal serving.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
+import warnings
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from fitloop.errors import InvalidInput, NotFound
+from fitloop.errors import Conflict, FitloopError, InvalidInput, NotFound
 from fitloop.evaluate.ope import estimate_all
 from fitloop.marketing.experiments import (
     SequentialTest,
     guardrail_return_rate,
+    revenue_test,
     sample_size_two_proportions,
     two_proportion_test,
 )
+from fitloop.marketing.splits import attribute_arms, look_counts
 from fitloop.store import Stores
 from fitloop.store.protocols import ConsoleDocument
 
-__all__ = ["ExperimentService", "STRATEGIES", "parse_plan_form", "parse_look_form"]
+if TYPE_CHECKING:
+    from fitloop.services.traffic_split import TrafficSplitService
+
+__all__ = ["ExperimentService", "STRATEGIES", "parse_plan_form", "parse_look_form", "parse_live_form"]
 
 _NAME = re.compile(r"^[\w .,:!&'()/-]{2,120}$")
 #: Candidate strategies the off-policy pre-flight can evaluate on logged impressions.
@@ -79,6 +91,25 @@ def parse_plan_form(form: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
     return values, problems
 
 
+def parse_live_form(form: dict[str, str], available: dict[str, str], slots: tuple[str, ...]
+                    ) -> tuple[dict[str, Any], list[str]]:
+    """The live split of a strategy experiment: both arms' strategies (of ``available``), B's share of
+    traffic, the slot (``*`` = all) and the attribution window; returns ``(values, problems)``."""
+    problems: list[str] = []
+    arm_a, arm_b = form.get("arm_a") or "current", form.get("arm_b") or ""
+    for label, v in (("arm A (control)", arm_a), ("arm B (treatment)", arm_b)):
+        if v not in available:
+            problems.append(f"{label}: choose one of {', '.join(available)}")
+    if not problems and arm_a == arm_b:
+        problems.append("arm B (treatment): must serve a different strategy from arm A")
+    share = _num(form, "share_b_pct", "traffic to B %", 1, 99, problems)
+    window = _num(form, "window_h", "attribution window (hours)", 1, 24 * 60, problems)
+    slot = form.get("slot") or "*"
+    if slot != "*" and slot not in slots:
+        problems.append(f"slot: all slots or one of {', '.join(slots)}")
+    return {"arms": {"A": arm_a, "B": arm_b}, "share_b": share / 100, "slot": slot, "window_h": window}, problems
+
+
 def parse_look_form(form: dict[str, str]) -> tuple[dict[str, int], list[str]]:
     """Cumulative counts of one look; returns ``(counts, problems)``."""
     problems: list[str] = []
@@ -96,11 +127,14 @@ def parse_look_form(form: dict[str, str]) -> tuple[dict[str, int], list[str]]:
 
 
 class ExperimentService:
-    def __init__(self, stores: Stores) -> None:
+    """Experiment documents; ``splits`` (the installation's live traffic split) enables live strategy tests."""
+
+    def __init__(self, stores: Stores, splits: TrafficSplitService | None = None) -> None:
         if stores.documents is None:
             raise InvalidInput("these stores have no console tables; run `fitloop db upgrade`")
         self._stores = stores
         self._docs = stores.documents
+        self.splits = splits
 
     def create(self, values: dict[str, Any], *, by: str, now: datetime | None = None) -> ConsoleDocument:
         now = now or datetime.now(UTC)
@@ -120,20 +154,107 @@ class ExperimentService:
     def list(self) -> list[ConsoleDocument]:
         return list(self._docs.list("experiment"))
 
-    def add_look(self, experiment_id: str, counts: dict[str, int], *, now: datetime | None = None) -> ConsoleDocument:
+    def add_look(self, experiment_id: str, counts: dict[str, int], *, now: datetime | None = None,
+                 extra: dict[str, Any] | None = None) -> ConsoleDocument:
         doc = self.get(experiment_id)
         looks = list(doc.data.get("looks", []))
         if looks and (counts["n_a"] < looks[-1]["n_a"] or counts["n_b"] < looks[-1]["n_b"]):
             raise InvalidInput("looks are cumulative: shoppers per arm cannot go down from the previous look")
         now = now or datetime.now(UTC)
-        looks.append({**counts, "at": now.isoformat()})
+        looks.append({**(extra or {}), **counts, "at": now.isoformat()})
         data = {**doc.data, "looks": looks}
         res = self.result(data)
         status = "decided" if res and res["decided"] else "stopped (guardrail)" if res and not res["guardrail_ok"] \
             else "running"
+        if status == "running" and (doc.data.get("live") or {}).get("ended_at"):
+            status = "ended"  # a live split that was ended: later looks only collect late orders and returns
         new = ConsoleDocument(doc.doc_id, doc.kind, doc.name, status, doc.created_by, doc.created_at, now, data)
         self._docs.put(new)
         return new
+
+    # ------------------------------------------------------------------ live traffic split
+    def start_live(self, values: dict[str, Any], live: dict[str, Any], *, by: str,
+                   now: datetime | None = None) -> ConsoleDocument:
+        """Create a strategy experiment and start splitting live traffic between its two arms."""
+        if self.splits is None:
+            raise InvalidInput("this server has no live traffic split; measure with looks entered by hand")
+        running = self.splits.stored()
+        if running is not None and running.live:
+            other = self._docs.get(running.experiment_id)
+            raise Conflict(f"experiment {other.name if other else running.experiment_id!r} is splitting live traffic; "
+                           "end it first (only one live split runs at a time)", code="split_running")
+        now = now or datetime.now(UTC)
+        salt = uuid.uuid4().hex[:16]
+        doc = self.create({**values, "kind": "strategy"}, by=by, now=now)
+        data = {**doc.data, "live": {**live, "salt": salt, "started_at": now.isoformat(), "ended_at": None}}
+        doc = ConsoleDocument(doc.doc_id, doc.kind, doc.name, "running", by, doc.created_at, now, data)
+        self._docs.put(doc)
+        self.splits.start(doc.doc_id, doc.name, arms=live["arms"], share_b=live["share_b"], slot=live["slot"],
+                          by=by, salt=salt, now=now)
+        return doc
+
+    def live_arms(self, doc: ConsoleDocument, *, now: datetime | None = None) -> dict[str, Any]:
+        """Per-arm attribution of a live experiment from the impression and event logs (see
+        :func:`~fitloop.marketing.splits.attribute_arms`)."""
+        live = doc.data.get("live")
+        if not live:
+            raise InvalidInput("this experiment does not split live traffic")
+        started = datetime.fromisoformat(live["started_at"])
+        window = timedelta(hours=float(live["window_h"]))
+        until = datetime.fromisoformat(live["ended_at"]) + window if live.get("ended_at") else None
+        rows = [(imp.request_id, imp.user_id, imp.arm, str(it["item_id"]), imp.ts)
+                for imp in self._stores.impressions.scan(experiment_id=doc.doc_id) for it in imp.items]
+        shown = pd.DataFrame(rows, columns=["request_id", "user_id", "arm", "item_id", "ts"])
+        # Purpose "personalisation": the arms differ in personalisation, and only consenting shoppers take part.
+        events = self._stores.events.frame(since=started, until=until, purpose="personalisation",
+                                           types=["product_clicked", "cart_added", "order_completed",
+                                                  "product_returned"])
+        stats = attribute_arms(shown, events, window=window)
+        out: dict[str, Any] = {"counts": look_counts(stats), "arms": {a: s.as_dict() for a, s in stats.items()},
+                               "at": (now or datetime.now(UTC)).isoformat()}
+        a, b = stats["A"].revenue_per_shopper, stats["B"].revenue_per_shopper
+        if len(a) >= 2 and len(b) >= 2 and (a.any() or b.any()):
+            with warnings.catch_warnings():  # identical revenues (early on, one price) make the t-test say so
+                warnings.simplefilter("ignore", RuntimeWarning)
+                out["revenue"] = asdict(revenue_test(a, b, alpha=doc.data["alpha"]))
+        return out
+
+    def look_from_live(self, experiment_id: str, *, now: datetime | None = None) -> ConsoleDocument:
+        """A look read from live traffic; a failed return-rate guardrail ends the split at once."""
+        doc = self.get(experiment_id)
+        now = now or datetime.now(UTC)
+        reading = self.live_arms(doc, now=now)
+        counts = reading["counts"]
+        if counts["n_a"] < 1 or counts["n_b"] < 1:
+            raise InvalidInput("no shopper has been served in both arms yet: let traffic arrive, then read again")
+        new = self.add_look(experiment_id, counts, now=now,
+                            extra={"source": "live", "arms": reading["arms"], "revenue": reading.get("revenue")})
+        if new.status.startswith("stopped") and new.data["live"].get("ended_at") is None:
+            new = self.end_live(experiment_id, by="guardrail", now=now, final_look=False)
+        return new
+
+    def end_live(self, experiment_id: str, *, by: str, now: datetime | None = None,
+                 final_look: bool = True) -> ConsoleDocument:
+        """Stop splitting traffic (every process serves normally within a second) and take a last look."""
+        doc = self.get(experiment_id)
+        live = doc.data.get("live")
+        if not live:
+            raise InvalidInput("this experiment does not split live traffic")
+        if live.get("ended_at"):
+            return doc
+        now = now or datetime.now(UTC)
+        if self.splits is not None:
+            self.splits.end(experiment_id, by=by, now=now)
+        data = {**doc.data, "live": {**live, "ended_at": now.isoformat(), "ended_by": by}}
+        doc = ConsoleDocument(doc.doc_id, doc.kind, doc.name, "ended" if doc.status == "running" else doc.status,
+                              doc.created_by, doc.created_at, now, data)
+        self._docs.put(doc)
+        if final_look:
+            try:
+                doc = self.look_from_live(experiment_id, now=now)
+            except FitloopError:  # no traffic yet, or looks not cumulative after an erasure: ended all the same
+                pass
+        return doc
 
     def look_from_campaign(self, experiment_id: str, campaign: ConsoleDocument) -> ConsoleDocument:
         """A look from the event store: conversions, orders and returns of recipients (B) and holdout (A)."""

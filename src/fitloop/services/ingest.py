@@ -37,7 +37,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -56,9 +56,10 @@ from fitloop.collect import (
 )
 from fitloop.collect.limits import MAX_BATCH_EVENTS
 from fitloop.collect.segment import MAX_SOURCE_NAME
-from fitloop.data import Event, EventType
+from fitloop.data import Event, EventType, fastjson
 from fitloop.errors import Conflict, InvalidInput, NotFound, StoreUnavailable, Unauthorized
 from fitloop.services.group_commit import GroupCommitter, JobResult
+from fitloop.services.pseudonyms import pseudonymise_normalised
 from fitloop.services.writer import BatchWriter
 from fitloop.store import CommitResult, IngestLog, IngestStat, QuarantineStore, Source, SourceStore, Stores
 
@@ -83,7 +84,7 @@ log = logging.getLogger(__name__)
 DEMO_SOURCE = "demo-shop"
 #: Identity fields that may arrive in ``identify`` traits but never go into the behaviour log
 #: (they belong to the encrypted identity tier, which the privacy package manages).
-IDENTITY_FIELDS = frozenset({"name", "email", "phone", "push_token", "address", "payment_token"})
+IDENTITY_FIELDS = frozenset({"name", "email", "phone", "push_token", "address", "payment_token", "customer_id"})
 SIGNATURE_TOLERANCE_S = 300
 _SOURCE_NAME = re.compile(rf"^[a-z0-9][a-z0-9-]{{0,{MAX_SOURCE_NAME - 1}}}$")
 
@@ -239,6 +240,7 @@ class IngestService:
         *,
         master_key: str,
         gate: CollectionGate | None = None,
+        pseudonymise: Callable[[str], str] | None = None,
         commit_timeout_s: float = 30.0,
         max_group_events: int = 5000,
         key_cache_ttl_s: float = 30.0,
@@ -253,6 +255,8 @@ class IngestService:
         self._skey = derive_key(master_key, "source-hmac")
         self._demo_key_seed = derive_key(master_key, "demo-shop-write-key")
         self.gate: CollectionGate = gate or DefaultGate()
+        #: Shop ids → pseudonyms before the gate and storage (the installation always sets it: wiring.build).
+        self.pseudonymise = pseudonymise
         self._timeout = commit_timeout_s
         self._keys = _KeyCache(key_cache_ttl_s)
         self.committer = GroupCommitter(self._log.commit, on_committed=self._publish, max_events=max_group_events)
@@ -276,8 +280,7 @@ class IngestService:
         publisher = self._publisher
         if publisher is None:  # stopped: consumers catch up from the event log
             return
-        for ev in result.inserted:
-            publisher.put(ev)
+        publisher.put_many(list(result.inserted))  # one queue operation per group, not one per event
 
     def _publish_many(self, events: list[Event]) -> None:
         for ev in events:
@@ -373,7 +376,7 @@ class IngestService:
     def parse_body(body: bytes) -> Any:
         check_batch_size(len(body))
         try:
-            return json.loads(body)
+            return fastjson.loads(body)  # orjson, falling back to json.loads: same results and errors
         except (ValueError, UnicodeDecodeError) as exc:
             raise InvalidInput(f"the body is not valid JSON: {exc}", code="invalid_json") from None
 
@@ -396,6 +399,8 @@ class IngestService:
             for k in ("userId", "anonymousId"):
                 if isinstance(message.get(k), str):
                     uref = str(message[k])[:128]
+                    if self.pseudonymise is not None:  # erasure finds it by the pseudonym, like everything else
+                        uref = self.pseudonymise(uref)
                     break
             if event_type is None and isinstance(message.get("event"), str):
                 event_type = str(message["event"])[:64]
@@ -454,6 +459,9 @@ class IngestService:
                 quarantine.append(q)
                 errors.append({"index": i, "code": exc.code, "message": exc.message, "quarantine_id": q.quarantine_id})
                 continue
+            if self.pseudonymise is not None:
+                # Before the gate: consent, the vault and the quarantine are keyed by pseudonym too.
+                n = pseudonymise_normalised(n, self.pseudonymise)
             kept: list[Event] = []
             refusal: tuple[str, str] | None = None
             for ev in n.events:

@@ -65,6 +65,7 @@ from fitloop.privacy import (
 )
 from fitloop.privacy.compliance import PurposeWithoutConsent
 from fitloop.services.ingest import GateDecision
+from fitloop.services.pseudonyms import CUSTOMER_ID_FIELD, CachedPseudonyms, resolve_operator_input
 from fitloop.store import Source, Stores
 from fitloop.store.protocols import PrivacyStore, StrippedField
 
@@ -150,6 +151,8 @@ class PrivacyService:
         self._secret = secret_key.encode()
         self.vault = Vault(MasterKeyring.parse(master_key), stores.data_keys or InMemoryDataKeyStore())
         self.pseudonymiser = Pseudonymiser(pseudonym_key)
+        #: Shop ids → pseudonyms, cached: every store holds pseudonyms only (see fitloop.services.pseudonyms).
+        self.ids = CachedPseudonyms(self.pseudonymiser)
         self.gate_logic = PrivacyGate(self.manifest)
         self._consents = _TTLCache(self.config.consent_cache_s)
         self._owners = dict(owners or {})
@@ -170,8 +173,13 @@ class PrivacyService:
         return hmac.new(self._secret, b"fitloop-erasure|" + user_id.encode(), hashlib.sha256).hexdigest()
 
     def pseudonymise(self, user_id: str) -> str:
-        """The L3 pseudonym of a shop's own customer id (``p1_…``)."""
-        return self.pseudonymiser.pseudonym(user_id)
+        """The L3 pseudonym of a shop's own customer id (``p1_…``); shop-facing boundaries always apply it."""
+        return self.ids(user_id)
+
+    def resolve_operator_input(self, value: str) -> str:
+        """The stored id for what an operator pasted (console, CLI, admin API): a pseudonym is used as is,
+        a customer id is pseudonymised (:func:`fitloop.services.pseudonyms.resolve_operator_input`)."""
+        return resolve_operator_input(value, self.ids)
 
     def _owner_for(self, key: PauseKey) -> Owner:
         if key.purpose is not None:
@@ -324,6 +332,19 @@ class PrivacyService:
             except DataKeyErased:
                 return {}
         return out
+
+    def customer_id(self, user_id: str) -> str | None:
+        """The shop's own customer id behind the pseudonym ``user_id`` (L1: admins and the DPO only), if known.
+
+        Known once an ``identify`` with a ``userId`` arrived (or an admin stored it); None after erasure.
+        """
+        ct = self.store.identity(user_id).get(CUSTOMER_ID_FIELD)
+        if ct is None:
+            return None
+        try:
+            return self.vault.decrypt_str(user_id, IDENTITY_TABLE, CUSTOMER_ID_FIELD, user_id, ct)
+        except DataKeyErased:
+            return None
 
     def quarantine_fields(self, source: str, event: Event, values: Mapping[str, Any]) -> list[StrippedField]:
         """Keep stripped fields encrypted under the person's data key (value None: only the name is known)."""

@@ -21,6 +21,7 @@ from fitloop.data import Context, Recommendations, ScoredItem
 from fitloop.errors import FitloopError, InvalidInput, NotTrained
 from fitloop.services.merchandising import RuleSet
 from fitloop.services.reranking import ServingPolicies
+from fitloop.services.traffic_split import Assignment
 from fitloop.services.writer import BatchWriter
 from fitloop.store import Impression, Stores
 
@@ -112,6 +113,8 @@ class RecommendationService:
         self.personalised: Callable[[str], bool] | None = None
         # Re-ranking after recall (context, exposure, diversity, bandit); see services/reranking.py.
         self.policies: ServingPolicies | None = None
+        # Live A/B split of strategies (console experiments): (user, slot) → the shopper's arm, or None.
+        self.split: Callable[[str, str], Assignment | None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -209,34 +212,39 @@ class RecommendationService:
         # Re-ranking policies choose among a wider recall; the list is cut to ``want`` after them.
         recall = min(MAX_K * 3, want * policies.config.candidates_factor) if policies is not None else want
         personal = self.personalised is None or self.personalised(user_id)
+        # Only served (logged) lists of consenting shoppers take part in a split; previews serve normally.
+        arm = self.split(user_id, slot) if self.split is not None and personal and log_impression else None
+        reranked = policies is not None and personal and (arm is None or arm.strategy.rerank)
         rid = request_id or uuid.uuid4().hex
         if personal:
-            items = model.recommend(user_id, k=recall, context=ctx, exclude=excluded, in_stock=in_stock)
+            who = user_id if arm is None or arm.strategy.personalised else ANONYMOUS_USER
+            items = model.recommend(who, k=recall, context=ctx, exclude=excluded, in_stock=in_stock)
         else:
             items = [replace(it, reason=NOT_PERSONALISED_REASON) for it in
                      model.recommend(ANONYMOUS_USER, k=recall, context=ctx, exclude=excluded, in_stock=in_stock)]
-        if policies is not None and personal:
-            items = policies.rerank(ctx, items, want, user_id=user_id, request_id=rid)
+        if policies is not None and reranked:
+            items = policies.rerank(ctx, items, want, user_id=user_id, request_id=rid,
+                                    without=arm.strategy.without if arm is not None else frozenset())
         else:
             items = items[:want]
         if rules is not None:
             items = rules.apply(items, user_id=user_id, slot=slot, k=k, exclude=excluded, in_stock=in_stock,
                                 context_item=ctx.item_id)
         version = self._version or "unknown"
-        if policies is not None and personal:
+        if policies is not None and reranked:
             version = f"{version}+{policies.version}"
         recs = Recommendations(
             user_id=user_id,
             items=tuple(items),
             policy_version=version,
             request_id=rid,
-            cold_start=not personal or not model.is_known(user_id),
+            cold_start=not personal or not model.is_known(user_id) or (arm is not None and not arm.strategy.personalised),
         )
         if log_impression:  # False for the console's what-if previews, which no shopper saw
-            self._log_impression(recs, slot, ctx)
+            self._log_impression(recs, slot, ctx, arm)
         return recs
 
-    def _log_impression(self, recs: Recommendations, slot: str, ctx: Context) -> None:
+    def _log_impression(self, recs: Recommendations, slot: str, ctx: Context, arm: Assignment | None = None) -> None:
         context: dict[str, Any] = {k: v for k, v in asdict(ctx).items() if v not in (None, {}, "")}
         if "day" in context:
             context["day"] = str(context["day"])
@@ -253,5 +261,7 @@ class RecommendationService:
                     for pos, it in enumerate(recs.items)
                 ),
                 context=context,
+                experiment_id=arm.experiment_id if arm is not None else None,
+                arm=arm.arm if arm is not None else None,
             )
         )

@@ -45,9 +45,13 @@ from fitloop.rerank import (
 )
 from fitloop.store import Stores
 
-__all__ = ["RerankConfig", "ServingPolicies"]
+__all__ = ["RerankConfig", "ServingPolicies", "STAGES"]
 
 log = logging.getLogger(__name__)
+
+#: Re-ranking stages by name; a live A/B arm may serve without some of them (``rerank(…, without=…)``).
+STAGES: dict[str, type] = {"context": ContextBoost, "exposure": ExposureMemory, "diversity": MMRDiversifier,
+                           "bandit": LinUCBBandit}
 
 _FEEDBACK_KINDS = {
     EventType.PRODUCT_CLICKED, EventType.CART_ADDED, EventType.ORDER_COMPLETED, EventType.PRODUCT_RETURNED,
@@ -92,6 +96,8 @@ class ServingPolicies:
         self._thread: threading.Thread | None = None
         self._position = 0
         self._saved_at = time.monotonic()
+        # Chains without some stages, for live A/B arms: names → (the chain they derive from, the variant).
+        self._variants: dict[frozenset[str], tuple[GuardedPolicy, GuardedPolicy]] = {}
 
     # ------------------------------------------------------------------ building
     def refresh(self) -> None:
@@ -142,8 +148,9 @@ class ServingPolicies:
 
     # ------------------------------------------------------------------ serving
     def rerank(self, ctx: Context, candidates: Sequence[ScoredItem], n: int, *, user_id: str,
-               request_id: str) -> list[ScoredItem]:
-        chain = self._chain
+               request_id: str, without: frozenset[str] = frozenset()) -> list[ScoredItem]:
+        """Re-rank ``candidates`` to ``n``; ``without`` names stages to skip (a live A/B arm, see :data:`STAGES`)."""
+        chain = self._without(without) if without else self._chain
         if chain is None:
             return [c for c in candidates][:n]
         out = chain.rerank(ctx, candidates, n, user_id=user_id, request_id=request_id)
@@ -155,6 +162,30 @@ class ServingPolicies:
             while len(self._shown) > 200_000:
                 self._shown.popitem(last=False)
         return out
+
+    def stages(self) -> frozenset[str]:
+        """The names (keys of :data:`STAGES`) of the stages serving now: what an A/B arm can switch off."""
+        chain = self._chain
+        inner = chain.policy if chain is not None else None
+        if not isinstance(inner, Chain):
+            return frozenset()
+        return frozenset(name for name, kind in STAGES.items() if any(isinstance(p, kind) for p in inner.policies))
+
+    def _without(self, names: frozenset[str]) -> GuardedPolicy | None:
+        """The serving chain minus the stages ``names``; cached until the chain is rebuilt."""
+        chain = self._chain
+        if chain is None or not isinstance(chain.policy, Chain):
+            return chain
+        cached = self._variants.get(names)
+        if cached is not None and cached[0] is chain:
+            return cached[1]
+        skip = tuple(STAGES[n] for n in names if n in STAGES)
+        stages: list[object] = [p for p in chain.policy.policies if not isinstance(p, skip)]
+        if "bandit" in names:
+            stages.append(PlainPolicy())  # as with the bandit off in the config: plain order, propensity 1
+        variant = GuardedPolicy(Chain(stages))  # type: ignore[arg-type]
+        self._variants[names] = (chain, variant)
+        return variant
 
     # ------------------------------------------------------------------ learning
     def learn(self, events: Sequence[Event]) -> int:

@@ -233,7 +233,11 @@ class EventBus(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Impression:
-    """One served list: ``items`` holds ``{"item_id", "position", "score", "propensity", "source"}`` dicts."""
+    """One served list: ``items`` holds ``{"item_id", "position", "score", "propensity", "source"}`` dicts.
+
+    ``experiment_id`` and ``arm`` are set when the list was served under a live A/B split of
+    recommendation strategies (the arm's strategy chose it); ``None`` otherwise.
+    """
 
     request_id: str
     user_id: str
@@ -242,6 +246,8 @@ class Impression:
     ts: datetime
     items: tuple[Mapping[str, Any], ...]
     context: Mapping[str, Any]
+    experiment_id: str | None = None
+    arm: str | None = None
 
 
 @runtime_checkable
@@ -251,7 +257,9 @@ class ImpressionLog(Protocol):
     def log(self, impressions: Sequence[Impression]) -> None: ...
 
     def scan(self, *, user_id: str | None = None, since: datetime | None = None, until: datetime | None = None,
-             limit: int | None = None) -> list[Impression]: ...
+             limit: int | None = None, experiment_id: str | None = None) -> list[Impression]:
+        """Oldest first; ``experiment_id`` keeps only the lists served under that live split."""
+        ...
 
     def count(self) -> int: ...
 

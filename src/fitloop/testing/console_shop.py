@@ -13,10 +13,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from fitloop.config import Settings
 from fitloop.data import Context, ScoredItem
 from fitloop.evaluate.simulator import ShopConfig, SimulatedShop
 from fitloop.services.console_demo import prepare_console_demo
+from fitloop.services.coupon_targeting import record_simulated_trial
 from fitloop.services.profiles import ProfileService
 from fitloop.services.recommend import MODEL_NAME, RecommendationService
 from fitloop.services.shop_loader import load_shop
@@ -96,12 +99,20 @@ def build_console_shop(data_dir: Path, *, n_items: int = 150, n_shoppers: int = 
 
     ``train=True`` tries the real training pipeline first (falls back to popularity when it is unavailable).
     """
-    settings = Settings(data_dir=data_dir, demo=True, log_json=False)
+    # A pseudonym key fixed by the seed: the same seed gives the same stored ids, hence the same segments and
+    # splits run after run (a random key per folder would reorder the shoppers every time).
+    settings = Settings(data_dir=data_dir, demo=True, log_json=False,
+                        pseudonym_key=SecretStr(f"console-shop-{seed}-pseudonyms-for-tests-only"))
     ctr = build(settings)
     shop = SimulatedShop.generate(ShopConfig(n_items=n_items, n_shoppers=n_shoppers, n_events=n_events, n_days=n_days,
                                              seed=seed))
-    load_shop(ctr.stores, shop.items, shop.shoppers, shop.events.to_events())
+    # Like `fitloop demo`: the simulated shoppers' ids (``shop.shoppers``) are the shop's customer ids; the stores
+    # hold their pseudonyms, which the API, console and CLI resolve them to.
+    assert ctr.privacy is not None
+    load_shop(ctr.stores, shop.items, shop.shoppers, shop.events.to_events(), pseudonymise=ctr.privacy.pseudonymise)
     users = prepare_console_demo(ctr.stores, seed=seed)
+    # A randomised coupon campaign on the simulated shop, with the true uplift kept (coupon targeting page).
+    record_simulated_trial(ctr.stores, shop, rounds=12, seed=seed, pseudonymise=ctr.privacy.pseudonymise)
     ProfileService(ctr.stores).rebuild()  # the inspector shows each shopper's profile in plain words
     trained = False
     if train:
@@ -118,5 +129,6 @@ def build_console_shop(data_dir: Path, *, n_items: int = 150, n_shoppers: int = 
         rs = RecommendationService(ctr.stores, lambda _path: PopularityRecommender(ctr.stores),
                                    rules_provider=old.rules_provider)
         rs.personalised = old.personalised
+        rs.split = old.split  # the live A/B split of console experiments
         ctr.recommendations = rs
     return ConsoleShop(ctr, shop, users, trained)

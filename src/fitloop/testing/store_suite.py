@@ -165,6 +165,16 @@ class StoreConformance:
         assert stores.impressions.scan(user_id="u1") == [imp]
         assert stores.impressions.delete_user("u1") == 1
 
+    def test_impressions_carry_the_experiment_arm(self, stores: Stores) -> None:
+        plain = Impression("r2", "u2", "home", "pop-v1", T0, ({"item_id": "i1", "position": 0},), {})
+        split = Impression("r3", "u2", "home", "pop-v1", T0, ({"item_id": "i2", "position": 0},), {},
+                           experiment_id="exp-1", arm="B")
+        stores.impressions.log([plain, split])
+        assert stores.impressions.scan(experiment_id="exp-1") == [split]
+        assert stores.impressions.scan(user_id="u2") == [plain, split]
+        assert stores.impressions.scan(experiment_id="exp-2") == []
+        assert stores.impressions.delete_user("u2") == 2
+
     def test_health_reports_ok(self, stores: Stores) -> None:
         health = stores.health()
         assert health and all(h.ok for h in health), health

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from itertools import islice
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from fitloop.services.shop_loader import simulated_sample
 from fitloop.web import STATIC_DIR, templates
 
 router = APIRouter(include_in_schema=False)
@@ -24,7 +23,10 @@ def landing(request: Request) -> Response:
         "n_events": stores.events.count(),
         "model": active.version if active else None,
         "health": [(h.name, h.ok) for h in stores.health()],
-        "sample_users": list(islice(stores.users.iter_user_ids(), 3)),
+        # Links to /v1/recommendations must carry the shop's own id (the endpoint pseudonymises it), and the
+        # stores know pseudonyms only: in demo mode the simulated shoppers' ids are known; otherwise none.
+        "sample_users": simulated_sample(stores, ctr.privacy.pseudonymise, scan=10)
+        if ctr.settings.demo and ctr.privacy is not None else [],
         "links": [
             {"href": "/console/", "title": "Marketer console (segments, campaigns, experiments, compliance)"},
             {"href": "/shop", "title": "Demo shop (uses the browser SDK; click around and watch events arrive)"},

@@ -8,6 +8,12 @@ Authentication:
   snapshot holds no personal data beyond the choices themselves. A shop backend sends the same calls.
 * Everything else (export, erasure, identity, alerts, resume, ROPA, aggregates) needs the admin bearer
   token (``FITLOOP_ADMIN_TOKEN``, the same as the quarantine endpoints).
+
+Shopper ids. Every store holds pseudonyms only (:mod:`fitloop.services.pseudonyms`). The public consent
+endpoints always pseudonymise the id they are sent (the shop's or the browser's own id): a pseudonym sent
+there is treated as an id like any other, so a browser cannot act under a pseudonym it has seen. The
+admin endpoints take either the shop's customer id or a pseudonym (``p1_`` + 32 hex, e.g. from a segment's
+member list), since the admin token already reaches every shopper. Responses name the pseudonym.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from fitloop.api.routes.quarantine import require_admin
 from fitloop.errors import InvalidInput, NotTrained
 from fitloop.services.erasure import DataSubjectService
 from fitloop.services.privacy import PrivacyService
+from fitloop.services.pseudonyms import CUSTOMER_ID_FIELD
 
 router = APIRouter(prefix="/v1", tags=["privacy"])
 
@@ -41,6 +48,11 @@ def _privacy(request: Request) -> PrivacyService:
 
 def _subjects(request: Request) -> DataSubjectService:
     return request.app.state.container.subjects
+
+
+def _operator_id(request: Request, user_id: str) -> str:
+    """Admin endpoints: a pseudonym as is, the shop's customer id pseudonymised."""
+    return _privacy(request).resolve_operator_input(user_id)
 
 
 class ConsentIn(BaseModel):
@@ -64,37 +76,51 @@ def post_consent(request: Request, body: ConsentIn, response: Response) -> dict[
         raise InvalidInput("send at least one purpose choice in 'purposes' (or a Sec-GPC: 1 header)",
                            code="empty_consent")
     response.headers.update(_CORS)
-    return _privacy(request).record_consent(body.user_id, body.purposes, source=body.source, gpc=gpc)
+    pv = _privacy(request)
+    return pv.record_consent(pv.pseudonymise(body.user_id), body.purposes, source=body.source, gpc=gpc)
 
 
 @router.get("/consent/{user_id}", summary="The shopper's current consent per purpose")
 def get_consent(request: Request, user_id: _User, response: Response) -> dict[str, Any]:
     response.headers.update(_CORS)
-    return {"user_id": user_id, "purposes": _privacy(request).consent(user_id)}
+    pv = _privacy(request)
+    pid = pv.pseudonymise(user_id)
+    return {"user_id": pid, "purposes": pv.consent(pid)}
 
 
 @router.get("/consent/{user_id}/receipts", summary="Every consent entry as a signed receipt")
 def get_receipts(request: Request, user_id: _User, response: Response) -> dict[str, Any]:
     response.headers.update(_CORS)
-    return {"user_id": user_id, "receipts": _privacy(request).receipts(user_id)}
+    pv = _privacy(request)
+    pid = pv.pseudonymise(user_id)
+    return {"user_id": pid, "receipts": pv.receipts(pid)}
 
 
 @router.post("/privacy/export/{user_id}", summary="Everything held on a shopper, decrypted (JSON)",
              dependencies=_Admin, responses=_R401)
 def export(request: Request, user_id: _User) -> dict[str, Any]:
-    return _subjects(request).export(user_id)
+    return _subjects(request).export(_operator_id(request, user_id))
 
 
 @router.post("/privacy/erase/{user_id}", summary="Erase a shopper from every store (and shred their data key)",
              dependencies=_Admin, responses=_R401)
 def erase(request: Request, user_id: _User) -> dict[str, Any]:
-    return _subjects(request).erase(user_id, actor="admin-api").to_dict()
+    return _subjects(request).erase(_operator_id(request, user_id), actor="admin-api").to_dict()
 
 
 @router.post("/identity/{user_id}", summary="Store identity (L1) fields encrypted under the shopper's key",
              dependencies=_Admin, responses=_R401)
 def put_identity(request: Request, user_id: _User, body: IdentityIn) -> dict[str, Any]:
-    return {"user_id": user_id, "stored": _privacy(request).store_identity(user_id, body.fields)}
+    pv = _privacy(request)
+    pid = _operator_id(request, user_id)
+    fields: dict[str, str] = dict(body.fields)
+    if pid != user_id.strip():  # the shop's customer id: keep it (encrypted) so the pseudonym resolves back to it
+        fields.setdefault(CUSTOMER_ID_FIELD, user_id.strip())
+    cid = fields.get(CUSTOMER_ID_FIELD)
+    if cid is not None and pv.pseudonymise(cid) != pid:
+        raise InvalidInput(f"{CUSTOMER_ID_FIELD} {cid!r} is not this shopper's customer id (its pseudonym differs)",
+                           code="customer_id_mismatch")
+    return {"user_id": pid, "stored": pv.store_identity(pid, fields)}
 
 
 @router.get("/compliance/alerts", summary="Compliance alerts (newest first) and the audit trail",

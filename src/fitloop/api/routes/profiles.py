@@ -1,7 +1,8 @@
 """Shopper profiles and segments over HTTP (pseudonymous ids only; never identity data).
 
 These endpoints expose derived personal data, so they need the admin bearer token (the console
-has its own role-checked pages for marketers).
+has its own role-checked pages for marketers). A shopper is named by a pseudonym (``p1_…``, as in the
+member lists) or by the shop's customer id, which is pseudonymised first.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from fitloop.api.routes.quarantine import require_admin
 
 router = APIRouter(prefix="/v1", tags=["profiles and segments"], dependencies=[Depends(require_admin)])
 
-_User = Annotated[str, Path(min_length=1, max_length=128, description="The shopper's pseudonymous id.")]
+_User = Annotated[str, Path(min_length=1, max_length=128,
+                            description="The shopper's pseudonym (p1_…) or the shop's customer id.")]
 _Seg = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 _R401: dict[int | str, dict[str, Any]] = {401: {"description": "missing or wrong admin token"}}
 
@@ -26,6 +28,7 @@ _R401: dict[int | str, dict[str, Any]] = {401: {"description": "missing or wrong
 def profile(request: Request, user_id: _User) -> dict[str, Any]:
     """Features and a plain-words summary. An unknown shopper gets an empty profile (``known: false``) that says so."""
     ctr = request.app.state.container
+    user_id = ctr.privacy.resolve_operator_input(user_id)
     body: dict[str, Any] = ctr.profiles.profile(user_id)
     seg = ctr.segments.segment_of(user_id) if ctr.segments is not None else None
     body["segment"] = seg

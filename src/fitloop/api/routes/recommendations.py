@@ -1,4 +1,9 @@
-"""``GET /v1/recommendations``: a personalised list with a plain-language reason per item."""
+"""``GET /v1/recommendations``: a personalised list with a plain-language reason per item.
+
+The caller (the shop's page or backend) sends its own shopper id: the browser's anonymous id or the shop's
+customer id. The server always maps it to its pseudonym, the only id the stores know; the answer names
+that pseudonym.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ class RecommendedItem(BaseModel):
 
 
 class RecommendationList(BaseModel):
-    user_id: str
+    user_id: str = Field(description="The shopper's pseudonym: the id the engine stores and logs.")
     request_id: str
     policy_version: str
     cold_start: bool = Field(description="True when the shopper is unknown and the list is not personalised.")
@@ -39,7 +44,9 @@ class RecommendationList(BaseModel):
 )
 def recommendations(
     request: Request,
-    user_id: Annotated[str, Query(min_length=1, max_length=128, description="The shopper's id (pseudonymous).")],
+    user_id: Annotated[str, Query(min_length=1, max_length=128,
+                                  description="The shop's id for the shopper (customer or anonymous id); "
+                                              "the server pseudonymises it.")],
     slot: Annotated[str, Query(description=f"Where the list is shown: {', '.join(SLOTS)}.")] = "home",
     k: Annotated[int, Query(ge=1, le=MAX_K, description="How many items.")] = 12,
     size: Annotated[str | None, Query(max_length=32, description="Only items in stock in this size.")] = None,
@@ -53,7 +60,9 @@ def recommendations(
     service = request.app.state.container.recommendations
     excluded = {x.strip() for raw in (exclude or []) for x in raw.split(",") if x.strip()}
     ctx = Context(slot=slot, city=city, day=day, temperature_c=temperature_c, rain_mm=rain_mm, item_id=item_id)
-    recs = service.recommend(user_id, slot=slot, k=k, context=ctx, exclude=excluded, size=size,
+    privacy = request.app.state.container.privacy
+    pid = privacy.pseudonymise(user_id) if privacy is not None else user_id
+    recs = service.recommend(pid, slot=slot, k=k, context=ctx, exclude=excluded, size=size,
                              request_id=request_id_var.get())
     return RecommendationList(
         user_id=recs.user_id,

@@ -74,7 +74,10 @@ def shop_item(request: Request, item_id: str) -> Response:
 def shop_events(request: Request, anonymous_id: Annotated[str, Query(min_length=1, max_length=128)]) -> dict[str, Any]:
     """The latest events stored for this visitor (their anonymous id, or the user it was linked to)."""
     _demo_only(request)
-    stores = request.app.state.container.stores
+    ctr = request.app.state.container
+    stores = ctr.stores
+    # The browser's own id, pseudonymised like every id that arrives (never taken as a pseudonym).
+    anonymous_id = ctr.privacy.pseudonymise(anonymous_id) if ctr.privacy is not None else anonymous_id
     user = stores.ingest.user_for(anonymous_id) if stores.ingest is not None else None
     events = stores.events.scan(user_id=user or anonymous_id)
     events = [e for e in events if e.source == "demo-shop"]

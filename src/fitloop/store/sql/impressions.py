@@ -30,17 +30,20 @@ class SqlImpressionLog:
             return
         rows: list[dict[str, Any]] = [
             {"request_id": i.request_id, "user_id": i.user_id, "slot": i.slot, "policy_version": i.policy_version,
-             "ts": i.ts, "items": [dict(x) for x in i.items], "context": dict(i.context)}
+             "ts": i.ts, "items": [dict(x) for x in i.items], "context": dict(i.context),
+             "experiment_id": i.experiment_id, "arm": i.arm}
             for i in impressions
         ]
         with begin(self._engine) as conn:
             conn.execute(insert_ignore(_T, self._dialect), rows)
 
     def scan(self, *, user_id: str | None = None, since: datetime | None = None, until: datetime | None = None,
-             limit: int | None = None) -> list[Impression]:
+             limit: int | None = None, experiment_id: str | None = None) -> list[Impression]:
         stmt = select(_T)
         if user_id is not None:
             stmt = stmt.where(_T.c.user_id == user_id)
+        if experiment_id is not None:
+            stmt = stmt.where(_T.c.experiment_id == experiment_id)
         if since is not None:
             stmt = stmt.where(_T.c.ts >= since)
         if until is not None:
@@ -49,7 +52,8 @@ class SqlImpressionLog:
         if limit is not None:
             stmt = stmt.limit(limit)
         with connect(self._engine) as conn:
-            return [Impression(r.request_id, r.user_id, r.slot, r.policy_version, r.ts, tuple(r.items), r.context)
+            return [Impression(r.request_id, r.user_id, r.slot, r.policy_version, r.ts, tuple(r.items), r.context,
+                               r.experiment_id, r.arm)
                     for r in conn.execute(stmt)]
 
     def count(self) -> int:

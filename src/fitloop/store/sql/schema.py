@@ -166,8 +166,12 @@ impressions = Table(
     Column("ts", UTCDateTime(), nullable=False),
     Column("items", JSONDoc, nullable=False),
     Column("context", JSONDoc, nullable=False),
+    # Live A/B split of recommendation strategies (migration 0006): which experiment and arm served the list.
+    Column("experiment_id", String(32)),
+    Column("arm", String(8)),
     Index("ix_impressions_user_ts", "user_id", "ts"),
     Index("ix_impressions_ts", "ts"),
+    Index("ix_impressions_experiment_ts", "experiment_id", "ts"),
 )
 
 # ---------------------------------------------------------------- collection (migration 0003)

@@ -23,8 +23,10 @@ from fitloop.services.console_auth import PERMISSIONS, ConsoleAuth, SessionInfo
 from fitloop.services.console_experiments import ExperimentService
 from fitloop.services.console_insights import InsightService
 from fitloop.services.console_segments import SegmentService
+from fitloop.services.coupon_targeting import CouponTargetingService
 from fitloop.services.merchandising import MerchandisingService
 from fitloop.services.profiles import ProfileService
+from fitloop.services.traffic_split import TrafficSplitService
 from fitloop.web.templating import templates
 from fitloop.wiring import Container
 
@@ -42,6 +44,7 @@ NAV: tuple[tuple[str, str, str], ...] = (
     ("/console/inspector", "Shopper inspector", "view_inspector"),
     ("/console/campaigns", "Campaigns", "view_campaigns"),
     ("/console/experiments", "Experiments", "view_experiments"),
+    ("/console/coupons", "Coupon targeting", "view_campaigns"),
     ("/console/merchandising", "Merchandising", "view_merchandising"),
     ("/console/stock", "Slow stock", "view_stock"),
     ("/console/compliance", "Compliance", "view_compliance"),
@@ -66,6 +69,7 @@ class Console:
     campaigns: CampaignService
     experiments: ExperimentService
     profiles: ProfileService
+    coupons: CouponTargetingService | None = None
 
 
 def console_of(request: Request) -> Console:
@@ -78,6 +82,10 @@ def console_of(request: Request) -> Console:
         merch = ctr.merchandising or MerchandisingService(stores, segment_of=segments.segment_of)
         if ctr.recommendations.rules_provider is None:
             ctr.recommendations.rules_provider = merch.current
+        # The live A/B split of strategy experiments: the container's, so that serving follows it at once.
+        splits = ctr.splits or TrafficSplitService(stores)
+        if ctr.recommendations.split is None:
+            ctr.recommendations.split = splits.assignment
 
         def members_of(segment_id: str) -> list[str]:
             return segments.require().members_of(segment_id)
@@ -95,7 +103,8 @@ def console_of(request: Request) -> Console:
         con = Console(ctr, ConsoleAuth(stores),
                       InsightService(stores, manifest=privacy.manifest if privacy is not None else None), segments,
                       merch, CampaignService(stores, members_of=members_of, recommend=recommend, has_consent=has_consent),
-                      ExperimentService(stores), ProfileService(stores))
+                      ExperimentService(stores, splits), ProfileService(stores))
+        con.coupons = CouponTargetingService(stores, members_of=members_of, has_consent=con.campaigns.has_consent)
         state.console = con
     return con
 

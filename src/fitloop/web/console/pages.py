@@ -8,7 +8,7 @@ import secrets
 from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlencode, urlparse
 
 import plotly
 from fastapi import APIRouter, Request
@@ -17,12 +17,15 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fitloop.data import Context
 from fitloop.errors import Conflict, FitloopError, InvalidInput, NotFound, NotTrained, Unauthorized
 from fitloop.marketing.campaigns import CHANNEL_PURPOSE
-from fitloop.privacy.tiers import redact_for
+from fitloop.privacy.tiers import Tier, can_see, redact_for
 from fitloop.services.campaigns import validate_campaign_form
 from fitloop.services.console_auth import PERMISSIONS, ROLES, SessionInfo
-from fitloop.services.console_experiments import STRATEGIES, parse_look_form, parse_plan_form
+from fitloop.services.console_experiments import STRATEGIES, parse_live_form, parse_look_form, parse_plan_form
+from fitloop.services.coupon_targeting import CouponTargetingService, parse_targeting_form
 from fitloop.services.merchandising import ACTIONS
 from fitloop.services.recommend import SLOTS
+from fitloop.services.traffic_split import STRATEGIES as LIVE_STRATEGIES
+from fitloop.services.traffic_split import available_strategies
 from fitloop.web.console.base import (
     COOKIE,
     LOGIN_CSRF_COOKIE,
@@ -245,10 +248,19 @@ def inspector(request: Request, user_id: str = "", slot: str = "home", temperatu
     stores = con.container.stores
     ctx_out: dict[str, Any] = {"user_id": user_id, "slot": slot, "temperature": temperature, "rain": rain, "day": day,
                                "slots": SLOTS, "errors": [], "recs": None, "whatif": None}
-    if not user_id:
+    if not user_id.strip():
         ctx_out["examples"] = [u for _, u in zip(range(5), stores.users.iter_user_ids(), strict=False)]
         return render(request, "inspector.html", ctx_out, info=info)
     problems: list[str] = []
+    privacy = con.container.privacy
+    if privacy is not None:
+        # A pasted pseudonym (p1_…) is used as is; the shop's customer id is pseudonymised like at the API.
+        try:
+            user_id = privacy.resolve_operator_input(user_id)
+        except InvalidInput as exc:
+            ctx_out["errors"] = [f"shopper: {exc.message}"]
+            return render(request, "inspector.html", ctx_out, info=info, status_code=422)
+        ctx_out["pseudonym"] = user_id
     if slot not in SLOTS:
         problems.append(f"slot: choose one of {', '.join(SLOTS)}")
     temp = _float_or_none(temperature, "temperature (°C)", -40, 50, problems)
@@ -261,7 +273,8 @@ def inspector(request: Request, user_id: str = "", slot: str = "home", temperatu
             problems.append("day: a date like 2026-07-15, or empty for today")
     user = stores.users.get_user(user_id)
     if user is None and not stores.events.scan(user_id=user_id, limit=1):
-        problems.append(f"shopper: no shopper {user_id!r}; paste a pseudonymous id from the Segments page")
+        problems.append(f"shopper: no shopper {ctx_out['user_id']!r}; paste a pseudonymous id from the Segments page "
+                        "or the shop's customer id")
     ctx_out["errors"] = problems
     if problems:
         return render(request, "inspector.html", ctx_out, info=info, status_code=422)
@@ -431,9 +444,15 @@ async def launch_campaign(request: Request, campaign_id: str) -> Response:
 def export_campaign(request: Request, campaign_id: str) -> Response:
     info = current(request, "edit_campaigns", f"campaign:{campaign_id}")
     con = console_of(request)
-    text, dropped = con.campaigns.export(campaign_id)
-    con.auth.audit(info.email, info.role, "campaign_export", campaign_id, True,
-                   f"{dropped} dropped for withdrawn consent" if dropped else "")
+    privacy = con.container.privacy
+    # The shop's customer ids are identity data (L1): only roles that may see L1 get that column; marketers keep
+    # the pseudonyms, which the shop's own systems cannot map to people without asking an admin.
+    lookup = privacy.customer_id if privacy is not None and can_see(info.role, Tier.L1) else None
+    text, dropped = con.campaigns.export(campaign_id, customer_id=lookup)
+    notes = [f"{dropped} dropped for withdrawn consent"] if dropped else []
+    if lookup is not None:
+        notes.append("with customer ids (L1)")
+    con.auth.audit(info.email, info.role, "campaign_export", campaign_id, True, "; ".join(notes))
     return Response(text, media_type="text/csv", headers={
         "Content-Disposition": f'attachment; filename="campaign-{campaign_id}.csv"'})
 
@@ -444,10 +463,18 @@ def _experiments_page(request: Request, info: SessionInfo, *, errors: list[str] 
                       preflight_error: str | None = None, status_code: int = 200) -> Response:
     con = console_of(request)
     launched = [c for c in con.campaigns.list() if c.status == "launched"]
+    running = con.experiments.splits.current() if con.experiments.splits is not None else None
     return render(request, "experiments.html", {
         "experiments": con.experiments.list(), "errors": errors or [], "form": form or {},
         "can_edit": info.can("edit_experiments"), "strategies": STRATEGIES, "campaigns": launched,
+        "live_strategies": _live_strategies(request), "slots": SLOTS, "running_split": running,
         "preflight": preflight, "preflight_error": preflight_error}, info=info, status_code=status_code)
+
+
+def _live_strategies(request: Request) -> dict[str, str]:
+    """Strategies the serving configuration can switch to per request (see services/traffic_split.py)."""
+    policies = console_of(request).container.recommendations.policies
+    return available_strategies(policies.stages() if policies is not None else None)
 
 
 @router.get("/experiments", response_class=HTMLResponse)
@@ -461,6 +488,21 @@ async def create_experiment(request: Request) -> Response:
     form = await form_of(request, info)
     values, problems = parse_plan_form(form)
     con = console_of(request)
+    live_traffic = values["kind"] == "strategy" and form.get("traffic") == "live"
+    live: dict[str, Any] = {}
+    if live_traffic:
+        live, live_problems = parse_live_form(form, _live_strategies(request), SLOTS)
+        problems += live_problems
+    if not problems and live_traffic:
+        try:
+            doc = con.experiments.start_live(values, live, by=info.email)
+        except (Conflict, InvalidInput) as exc:
+            problems.append(f"live traffic: {exc.message}")
+        else:
+            con.auth.audit(info.email, info.role, "experiment_create", doc.doc_id, True,
+                           f"{doc.name}; live split {live['arms']['A']} / {live['arms']['B']} "
+                           f"at {live['share_b'] * 100:.0f} % to B")
+            return _see_other(f"/console/experiments/{doc.doc_id}")
     if not problems and values["campaign_id"]:
         try:
             if con.campaigns.get(values["campaign_id"]).status != "launched":
@@ -499,9 +541,15 @@ def _experiment_page(request: Request, info: SessionInfo, experiment_id: str, *,
                       {"type": "scatter", "mode": "lines+markers", "x": xs,
                        "y": [lk["x_b"] / lk["n_b"] for lk in looks], "name": "B (treatment)"}],
                      "Conversion at each look", yaxis={"tickformat": ".1%"}, xaxis={"title": {"text": "look"}})
+    live = doc.data.get("live")
+    live_arms = next((lk["arms"] for lk in reversed(looks) if lk.get("arms")), None) if live else None
     return render(request, "experiment.html", {"e": doc, "d": doc.data, "res": res, "looks": looks, "chart": chart,
                                                "errors": errors or [], "form": form or {},
-                                               "can_edit": info.can("edit_experiments")},
+                                               "can_edit": info.can("edit_experiments"), "live": live,
+                                               "live_arms": live_arms, "strategy_labels": {
+                                                   k: v.label for k, v in LIVE_STRATEGIES.items()},
+                                               "live_revenue": next((lk.get("revenue") for lk in reversed(looks)
+                                                                     if lk.get("source") == "live"), None)},
                   info=info, status_code=status_code)
 
 
@@ -510,12 +558,39 @@ def experiment_detail(request: Request, experiment_id: str) -> Response:
     return _experiment_page(request, current(request, "view_experiments"), experiment_id)
 
 
+@router.post("/experiments/{experiment_id}/live/refresh")
+async def refresh_live(request: Request, experiment_id: str) -> Response:
+    """A look read from live traffic: exposures from the impression log, outcomes from the event log."""
+    info = current(request, "edit_experiments", f"experiment:{experiment_id}")
+    await form_of(request, info)
+    con = console_of(request)
+    try:
+        doc = con.experiments.look_from_live(experiment_id)
+    except InvalidInput as exc:
+        return _experiment_page(request, info, experiment_id, errors=[exc.message], status_code=422)
+    con.auth.audit(info.email, info.role, "experiment_look", experiment_id, True, f"live traffic; {doc.status}")
+    return _see_other(f"/console/experiments/{experiment_id}")
+
+
+@router.post("/experiments/{experiment_id}/live/end")
+async def end_live(request: Request, experiment_id: str) -> Response:
+    """End the live split: every process serves normally again within a second."""
+    info = current(request, "edit_experiments", f"experiment:{experiment_id}")
+    await form_of(request, info)
+    con = console_of(request)
+    con.experiments.end_live(experiment_id, by=info.email)
+    con.auth.audit(info.email, info.role, "experiment_end", experiment_id, True, "live split ended")
+    return _see_other(f"/console/experiments/{experiment_id}")
+
+
 @router.post("/experiments/{experiment_id}/looks")
 async def add_look(request: Request, experiment_id: str) -> Response:
     info = current(request, "edit_experiments", f"experiment:{experiment_id}")
     form = await form_of(request, info)
     con = console_of(request)
     doc = con.experiments.get(experiment_id)
+    if doc.data.get("live"):
+        raise InvalidInput("this experiment reads its numbers from live traffic: use 'Read the latest numbers'")
     if form.get("from_campaign") and doc.data.get("campaign_id"):
         con.experiments.look_from_campaign(experiment_id, con.campaigns.get(doc.data["campaign_id"]))
     else:
@@ -528,6 +603,108 @@ async def add_look(request: Request, experiment_id: str) -> Response:
             return _experiment_page(request, info, experiment_id, errors=[exc.message], form=form, status_code=422)
     con.auth.audit(info.email, info.role, "experiment_look", experiment_id, True)
     return _see_other(f"/console/experiments/{experiment_id}")
+
+
+# ---------------------------------------------------------------------------------------------- coupon targeting
+def _coupons(request: Request) -> CouponTargetingService:
+    svc = console_of(request).coupons
+    if svc is None:  # pragma: no cover - console_of always builds it
+        raise NotTrained("coupon targeting is not part of this server")
+    return svc
+
+
+def _targeting(request: Request, params: dict[str, str]) -> tuple[dict[str, Any], list[str], Any]:
+    """Parse the form and score the audience; returns ``(values, problems, result or None)``."""
+    svc = _coupons(request)
+    trials = svc.trials()
+    values, problems = parse_targeting_form(params, [t for t, _ in trials], [s for s, _, _ in _segment_choices(request)])
+    values["trials"] = trials
+    if problems:
+        return values, problems, None
+    try:
+        result = svc.target(values["trial"], values["segment"], values["channel"], discount=values["discount"],
+                            margin=values["margin"], share=values["share"])
+    except InvalidInput as exc:
+        return values, [exc.message], None
+    return values, [], result
+
+
+def _targeting_charts(ev: Any) -> list[tuple[str, str]]:
+    pct = [x * 100 for x in ev.qini_x]
+    qini = [{"type": "scatter", "mode": "lines", "x": pct, "y": ev.qini_model, "name": "uplift model",
+             "line": {"color": "#b0413e", "width": 3}},
+            {"type": "scatter", "mode": "lines", "x": pct, "y": ev.qini_random, "name": "random targeting",
+             "line": {"color": "#888", "dash": "dot"}}]
+    if ev.qini_oracle is not None:
+        qini.append({"type": "scatter", "mode": "lines", "x": pct, "y": ev.qini_oracle,
+                     "name": "oracle (true uplift)", "line": {"color": "#2e7d32", "dash": "dash"}})
+    legend = {"orientation": "h", "y": -0.3}
+    charts = [("chart-qini", _fig(qini, "Qini curve (held-out shoppers)", xaxis={"title": {"text": "% targeted"}},
+                                  yaxis={"title": {"text": "extra buyers"}}, height=340, legend=legend))]
+    if ev.true_uplift_model is not None:
+        ux = [x * 100 for x in ev.uplift_x]
+        charts.append(("chart-uplift", _fig([
+            {"type": "scatter", "mode": "lines", "x": ux, "y": ev.true_uplift_model, "name": "uplift model",
+             "line": {"color": "#b0413e", "width": 3}},
+            {"type": "scatter", "mode": "lines", "x": ux, "y": [ev.true_uplift_mean] * len(ux), "name": "random",
+             "line": {"color": "#888", "dash": "dot"}},
+            {"type": "scatter", "mode": "lines", "x": ux, "y": ev.true_uplift_oracle, "name": "oracle",
+             "line": {"color": "#2e7d32", "dash": "dash"}}],
+            "True uplift of those targeted", xaxis={"title": {"text": "% targeted"}},
+            yaxis={"tickformat": ".1%"}, height=340, legend=legend)))
+    shares = [s * 100 for s in ev.shares]
+    profit = [{"type": "bar", "x": shares, "y": ev.profit, "name": "observed (held out)",
+               "marker": {"color": ["#b0413e" if abs(s - ev.recommended_share) < 1e-9 else "#d9a7a5"
+                                    for s in ev.shares]}}]
+    if ev.true_profit is not None:
+        profit.append({"type": "scatter", "mode": "lines+markers", "x": shares, "y": ev.true_profit,
+                       "name": "true (simulated)", "line": {"color": "#2e7d32"}})
+    charts.append(("chart-profit", _fig(profit, "Profit per 1,000 shoppers",
+                                        xaxis={"title": {"text": "% targeted"}}, height=340, legend=legend)))
+    return charts
+
+
+@router.get("/coupons", response_class=HTMLResponse)
+def coupons(request: Request) -> Response:
+    """Coupon targeting: who buys only with the coupon, judged on held-out shoppers, and whom to send it."""
+    info = current(request, "view_campaigns")
+    params = {k: v for k, v in request.query_params.items()}
+    ctx: dict[str, Any] = {"segments": _segment_choices(request), "channels": CHANNEL_PURPOSE, "form": params,
+                           "can_export": info.can("edit_campaigns"), "result": None, "charts": [], "errors": []}
+    values, problems, result = _targeting(request, params)
+    ctx["trials"] = values["trials"]
+    if not values["trials"]:
+        return render(request, "coupons.html", ctx, info=info)
+    if params and problems:
+        ctx["errors"] = problems
+        return render(request, "coupons.html", ctx, info=info, status_code=422)
+    if result is not None:
+        ctx["result"] = result
+        ctx["v"] = values
+        ctx["top"] = [(_pseudo(u), s) for u, s in result.targets[:15]]
+        ctx["charts"] = _targeting_charts(result.evaluation)
+        ctx["query"] = urlencode({k: v for k, v in params.items() if v} or {"trial": values["trial"]})
+    elif problems:
+        ctx["errors"] = problems
+    return render(request, "coupons.html", ctx, info=info)
+
+
+@router.get("/coupons/export.csv")
+def export_coupons(request: Request) -> Response:
+    """The targeted shoppers (pseudonymous ids, consent for the channel checked again now) as CSV."""
+    info = current(request, "edit_campaigns", "coupons:export")
+    params = {k: v for k, v in request.query_params.items()}
+    values, problems, result = _targeting(request, params)
+    if problems or result is None:
+        raise InvalidInput("; ".join(problems) or "nothing to export")
+    label = f"coupon-{values['trial'].replace(':', '-')}"
+    text = _coupons(request).export(result, label=label)
+    n = text.count("\n") - 1
+    console_of(request).auth.audit(info.email, info.role, "coupon_export", values["trial"], True,
+                                   f"{n} shoppers, channel {values['channel']}, segment {values['segment']}, "
+                                   f"share {result.share * 100:.0f} %")
+    return Response(text, media_type="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{label}.csv"'})
 
 
 # ---------------------------------------------------------------------------------------------- compliance & users
