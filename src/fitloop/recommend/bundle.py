@@ -262,11 +262,13 @@ class BundleWatcher:
         """The model to serve now; raises :class:`NotTrained` when no bundle was ever loaded."""
         due = time.monotonic() - self._checked >= self.check_interval_s
         if self._model is not None and due and self.background:
+            current = self._model  # this call serves what was loaded when it started, even if the reload wins a race
             if self._thread is None or not self._thread.is_alive():
                 self._checked = time.monotonic()
                 self._thread = threading.Thread(target=self._reload_quietly, name="bundle-reload", daemon=True)
                 self._thread.start()
-        elif self._model is None or due:
+            return current
+        if self._model is None or due:
             try:
                 self.reload()
             except ModelBundleError:
