@@ -90,7 +90,7 @@ def test_report_writes_html_png_csv_and_markdown(result: object, tmp_path: Path)
     assert (tmp_path / "docs" / "img" / "recommend_map_by_week.png").is_file()
 
 
-def test_candidate_recall_bounds_the_lists_recall(result: object) -> None:
+def test_candidate_recall_is_pooled_over_weeks_and_independent_of_the_ranker(result: object) -> None:
     from fitloop.evaluate.backtest import BacktestResult
 
     assert isinstance(result, BacktestResult)

@@ -47,3 +47,20 @@ def test_untrained_and_broken_models() -> None:
         LambdaRanker().score(pd.DataFrame({"a": [1.0]}))
     with pytest.raises(ModelBundleError, match="could not be read"):
         LambdaRanker.from_text("this is not a LightGBM model")
+
+
+def test_binary_objective_learns_without_groups_and_excluded_features_are_ignored() -> None:
+    x, y = _data()
+    r = LambdaRanker(RankerConfig(n_estimators=30, min_child_samples=5, objective="binary", exclude_features=("noise",)))
+    r.train(x, y, [30] * 20)
+    assert r.feature_names == ["signal"]
+    s = r.score(x)  # scoring still takes the full frame; the excluded column is simply not read
+    assert s[y == 1].mean() > s[y == 0].mean()
+    assert "objective=binary" in r.to_text()
+
+
+def test_unknown_objective_is_refused() -> None:
+    from fitloop.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="lambdarank"):
+        RankerConfig(objective="xendcg")

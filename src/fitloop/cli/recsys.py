@@ -2,7 +2,7 @@
 
 - ``fitloop train --dataset hm [--data-dir DIR] [--as-of YYYY-MM-DD] [--models-dir models]`` trains the
   whole pipeline and saves a versioned bundle (the API hot-reloads it).
-- ``fitloop evaluate --dataset hm [--data-dir DIR] [--weeks 8] [--out reports/recommend]`` runs the rolling
+- ``fitloop evaluate --dataset hm [--data-dir DIR] [--weeks 16] [--out reports/recommend]`` runs the rolling
   weekly backtest with the baselines and writes a table, PNG plots and an HTML report.
 - ``fitloop recommend-batch --dataset hm --data-dir DIR --as-of YYYY-MM-DD --customers FILE --k 12
   --out FILE.csv`` trains on transactions up to and including the as-of date and writes
@@ -155,7 +155,7 @@ def _train_store(config: Path | None) -> None:
 def evaluate_cmd(
     dataset: Annotated[str, typer.Option(help="Data set to evaluate on (hm).")] = "hm",
     data_dir: Annotated[Path | None, typer.Option(help="Folder holding hm/ (default: $FITLOOP_DATA_DIR or ../shared/data).")] = None,
-    weeks: Annotated[int, typer.Option(help="Number of test weeks, ending at the last day of data.")] = 8,
+    weeks: Annotated[int, typer.Option(help="Number of test weeks, ending at the last day of data.")] = 16,
     k: Annotated[int, typer.Option(help="List length (12 as in the Kaggle competition).")] = 12,
     out: Annotated[Path, typer.Option(help="Folder for report.html, PNG plots, per_week.csv and results.json.")] = Path("reports/recommend"),
     docs: Annotated[Path | None, typer.Option(help="Also write the Markdown summary here (e.g. docs/evaluation/recommend.md).")] = None,

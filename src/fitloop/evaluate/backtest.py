@@ -39,7 +39,7 @@ from fitloop.evaluate.metrics import (
     recall_at_k,
 )
 from fitloop.recommend.frames import DAY, check_items
-from fitloop.recommend.pipeline import RecommenderConfig, train_recommender
+from fitloop.recommend.pipeline import RecommenderConfig, candidate_recall, train_recommender
 
 __all__ = [
     "BacktestConfig",
@@ -114,7 +114,7 @@ BASELINES: dict[str, Callable[[pd.DataFrame, pd.Timestamp], Predictor]] = {
 class BacktestConfig:
     """``weeks`` test weeks ending at ``end`` (exclusive; default: the day after the last event)."""
 
-    weeks: int = 8
+    weeks: int = 16
     k: int = 12
     week_days: int = 7
     end: str | None = None
@@ -139,9 +139,13 @@ class BacktestResult:
 
     def summary(self) -> pd.DataFrame:
         """Mean over weeks of every metric per method, plus MAP@k pooled over customers."""
-        m = self.per_week.drop(columns=["week"]).groupby("method", sort=False).mean(numeric_only=True)
+        pw = self.per_week
+        m = pw.drop(columns=["week", "n_pairs", "n_recalled"], errors="ignore").groupby("method", sort=False).mean(numeric_only=True)
         m["map_pooled"] = [float(np.mean(self.ap[x])) if self.ap[x] else float("nan") for x in m.index]
-        m["n_customers"] = self.per_week.groupby("method", sort=False)["n_customers"].sum()
+        m["n_customers"] = pw.groupby("method", sort=False)["n_customers"].sum()
+        if "n_pairs" in pw.columns:  # candidate recall pooled over weeks: recalled purchases / all purchases
+            g = pw.groupby("method", sort=False)[["n_pairs", "n_recalled"]].sum()
+            m["cand_recall"] = (g["n_recalled"] / g["n_pairs"].where(g["n_recalled"] > 0)).reindex(m.index)
         return m.loc[[x for x in self.methods if x in m.index]]
 
     def strongest_baseline(self) -> str:
@@ -232,12 +236,15 @@ def run_backtest(
         last_types = {u: type_of[i] for u, i in last.items() if i in type_of}
         recommended = set()
         lists_by_method: dict[str, dict[str, list[str]]] = {}
+        recall_by_method: dict[str, dict[str, int]] = {}
         for name, rc in variants.items():
             say(f"week {label}: training {name}")
             t0 = time.perf_counter()
             rec = train_recommender(train, items, rc, as_of=start - DAY, users=buyers)
             lists_by_method[name] = rec.recommend_batch(buyers, cfg.k)
             timings[name] += time.perf_counter() - t0
+            # Not timed: these are next week's ranker training rows, computed here a week early.
+            recall_by_method[name] = candidate_recall(ev, items, rc, week_start=start)
             if w == 1 and name == next(iter(variants)):  # the first variant is the one reported
                 importance = rec.feature_importance
                 info = rec.info
@@ -255,6 +262,9 @@ def run_backtest(
         for name, lists in lists_by_method.items():
             row, aps = _score_week(name, label, lists, actual, cfg.k, len(items), attrs, pop, n_users, last_types,
                                    type_of, cold)
+            cr = recall_by_method.get(name)
+            row["cand_recall"] = cr["recalled"] / cr["pairs"] if cr and cr["pairs"] else float("nan")
+            row["n_pairs"], row["n_recalled"] = (cr["pairs"], cr["recalled"]) if cr else (0, 0)
             rows.append(row)
             ap[name].extend(aps)
         say(f"week {label}: " + ", ".join(f"{r['method']} {r['map']:.4f}" for r in rows[-len(lists_by_method):]))

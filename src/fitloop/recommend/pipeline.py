@@ -61,7 +61,7 @@ from fitloop.recommend.features import build_features, feature_columns
 from fitloop.recommend.frames import DAY, TrainData, check_items
 from fitloop.recommend.ranker import LambdaRanker, RankerConfig
 
-__all__ = ["RecommenderConfig", "Recommender", "train_recommender", "DEFAULT_EVENT_WEIGHTS"]
+__all__ = ["RecommenderConfig", "Recommender", "train_recommender", "candidate_recall", "DEFAULT_EVENT_WEIGHTS"]
 
 DEFAULT_EVENT_WEIGHTS: dict[str, float] = {
     "order_completed": 1.0,
@@ -204,7 +204,10 @@ def _content_of(sources: Sequence[Any]) -> ContentCandidates | None:
 
 # Rows of one label week depend only on behaviour before the end of that week, so a rolling
 # backtest (which retrains every week) reuses them instead of refitting every source again.
+# The cache must hold every label week of one training run plus the weeks the next test week adds:
+# evicting in insertion order with fewer entries than label weeks refits nearly every week each time.
 _ROWS_CACHE: dict[str, pd.DataFrame | None] = {}
+_ROWS_CACHE_SIZE = 160
 
 
 def _recall_part(cfg: RecommenderConfig) -> RecommenderConfig:
@@ -223,7 +226,7 @@ def _training_rows(interactions: pd.DataFrame, items: pd.DataFrame, cfg: Recomme
     if key in _ROWS_CACHE:
         return _ROWS_CACHE[key]
     rows = _compute_training_rows(seen, items, cfg, label_start)
-    if len(_ROWS_CACHE) >= 16:
+    if len(_ROWS_CACHE) >= _ROWS_CACHE_SIZE:
         _ROWS_CACHE.pop(next(iter(_ROWS_CACHE)))
     _ROWS_CACHE[key] = rows
     return rows
@@ -380,6 +383,60 @@ class Recommender:
         return {u: [s.item_id for s in self.recommend(u, k, context)] for u in user_ids}
 
 
+def _prepare_events(interactions: pd.DataFrame) -> pd.DataFrame:
+    """Interactions with naive UTC timestamps, object-dtype ids and a ``value`` column (what training expects)."""
+    missing = [c for c in ("user_id", "item_id", "ts", "kind") if c not in interactions.columns]
+    if missing:
+        raise InvalidInput(f"interactions lack columns {missing}; build them with fitloop.data.make_interactions")
+    ev = interactions
+    if not pd.api.types.is_datetime64_any_dtype(ev["ts"]):
+        ev = ev.assign(ts=pd.to_datetime(ev["ts"]))
+    if getattr(ev["ts"].dt, "tz", None) is not None:
+        ev = ev.assign(ts=ev["ts"].dt.tz_convert("UTC").dt.tz_localize(None))
+    # Object dtype: pandas' Arrow-backed strings make isin/map/groupby several times slower here.
+    ev = ev.assign(user_id=ev["user_id"].astype(str).astype(object), item_id=ev["item_id"].astype(str).astype(object),
+                   kind=ev["kind"].astype(str).astype(object))
+    if "channel" in ev.columns:
+        ev = ev.assign(channel=ev["channel"].astype(str).astype(object))
+    if "value" not in ev.columns:
+        ev = ev.assign(value=1.0)
+    return ev
+
+
+def candidate_recall(interactions: pd.DataFrame, items: pd.DataFrame, config: RecommenderConfig | None = None,
+                     *, week_start: str | pd.Timestamp) -> dict[str, int]:
+    """How many of one week's purchases the candidate sources recall at all (before any ranking).
+
+    The sources are fitted on behaviour before ``week_start``; the week's distinct (shopper, item)
+    purchases are ``pairs``, those of shoppers with some history ``pairs_known``, and those found
+    among the shopper's candidates ``recalled``. No ranker can place an item the recall stage missed,
+    so ``recalled / pairs`` bounds the recall of every list. The rows are the same as the ranker's
+    training rows for that week, so a rolling backtest gets them from the cache.
+
+    >>> from fitloop.data import make_interactions
+    >>> items = pd.DataFrame({"item_id": list("abc"), "title": list("ABC")})
+    >>> ev = make_interactions(["u", "u", "v", "u", "u"], ["a", "b", "a", "a", "c"],
+    ...                        ["2024-01-01", "2024-01-02", "2024-01-02", "2024-01-09", "2024-01-10"])
+    >>> candidate_recall(ev, items, RecommenderConfig(als=None, content=None), week_start="2024-01-08")
+    {'pairs': 2, 'pairs_known': 2, 'recalled': 1}
+
+    (``u`` buys ``a`` again, a candidate; ``c`` had never sold, so no source without content similarity finds it.)
+    """
+    cfg = config or RecommenderConfig()
+    items = check_items(items)
+    ev = _prepare_events(interactions)
+    start = pd.Timestamp(week_start).normalize()
+    week = pd.Timedelta(days=cfg.week_days)
+    lab = ev.loc[(ev["ts"] >= start).to_numpy() & (ev["ts"] < start + week).to_numpy()
+                 & np.isin(ev["kind"].to_numpy(dtype=object), list(cfg.target_kinds))
+                 & ev["item_id"].isin(items["item_id"]).to_numpy()]
+    pairs = lab[["user_id", "item_id"]].drop_duplicates()
+    known = set(ev.loc[ev["ts"] < start, "user_id"].unique())
+    rows = _training_rows(ev, items, cfg, start)
+    return {"pairs": int(len(pairs)), "pairs_known": int(pairs["user_id"].isin(known).sum()),
+            "recalled": 0 if rows is None else int(rows["label"].sum())}
+
+
 def _default_now(interactions: pd.DataFrame) -> pd.Timestamp:
     if interactions.empty:
         raise InvalidInput("no interactions to train on; record some behaviour (or pass a dataset) first")
@@ -403,21 +460,7 @@ def train_recommender(
     cfg = config or RecommenderConfig()
     say = progress or (lambda _msg: None)
     items = check_items(items)
-    missing = [c for c in ("user_id", "item_id", "ts", "kind") if c not in interactions.columns]
-    if missing:
-        raise InvalidInput(f"interactions lack columns {missing}; build them with fitloop.data.make_interactions")
-    ev = interactions
-    if not pd.api.types.is_datetime64_any_dtype(ev["ts"]):
-        ev = ev.assign(ts=pd.to_datetime(ev["ts"]))
-    if getattr(ev["ts"].dt, "tz", None) is not None:
-        ev = ev.assign(ts=ev["ts"].dt.tz_convert("UTC").dt.tz_localize(None))
-    # Object dtype: pandas' Arrow-backed strings make isin/map/groupby several times slower here.
-    ev = ev.assign(user_id=ev["user_id"].astype(str).astype(object), item_id=ev["item_id"].astype(str).astype(object),
-                   kind=ev["kind"].astype(str).astype(object))
-    if "channel" in ev.columns:
-        ev = ev.assign(channel=ev["channel"].astype(str).astype(object))
-    if "value" not in ev.columns:
-        ev = ev.assign(value=1.0)
+    ev = _prepare_events(interactions)
     now = (pd.Timestamp(as_of).normalize() + DAY) if as_of is not None else _default_now(ev)
     ev = ev.loc[ev["ts"] < now]
     if ev.empty:

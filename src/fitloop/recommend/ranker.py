@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fitloop.errors import ModelBundleError, NotTrained
+from fitloop.errors import InvalidInput, ModelBundleError, NotTrained
+from fitloop.recommend.features import DETAIL_FEATURES
 
 __all__ = ["RankerConfig", "LambdaRanker"]
 
@@ -33,16 +34,27 @@ class RankerConfig:
 
     enabled: bool = True
     # Shallow, slow and many weeks of labels: a 0.1 % sample gives ~15 positives a week, and deeper
-    # trees or fewer weeks overfit them (measured in docs/evaluation/recommend.md).
+    # trees or fewer weeks overfit them. Chosen on validation weeks before the reported test weeks
+    # (benchmarks/tune_ranker.py, docs/evaluation/recommend_tuning.md): 40 label weeks beat 20 on both
+    # validation windows; tree size, rounds and the objective made no difference beyond noise.
     n_estimators: int = 300
     learning_rate: float = 0.03
     num_leaves: int = 3
     min_child_samples: int = 100
     reg: float = 1.0
     feature_fraction: float = 0.8
-    label_weeks: int = 20
+    label_weeks: int = 40
     eval_at: int = 12
     rng: int = 0
+    # "lambdarank" optimises the order within each shopper's list; "binary" (log loss on bought / not
+    # bought, ignoring groups) is steadier when a week brings only a handful of positives.
+    objective: str = "lambdarank"
+    # Feature columns the ranker must not use (ablations; or a shop whose data lacks a signal).
+    exclude_features: tuple[str, ...] = DETAIL_FEATURES
+
+    def __post_init__(self) -> None:
+        if self.objective not in ("lambdarank", "binary"):
+            raise InvalidInput(f"ranker objective must be 'lambdarank' or 'binary', got {self.objective!r}")
 
 
 class LambdaRanker:
@@ -61,10 +73,12 @@ class LambdaRanker:
         import lightgbm as lgb
 
         c = self.config
-        self.feature_names = [str(col) for col in x.columns]
+        drop = set(c.exclude_features)
+        self.feature_names = [str(col) for col in x.columns if str(col) not in drop]
+        x = x[self.feature_names]
         params = {
-            "objective": "lambdarank",
-            "metric": "ndcg",
+            "objective": c.objective,
+            "metric": "ndcg" if c.objective == "lambdarank" else "binary_logloss",
             "eval_at": [c.eval_at],
             "learning_rate": c.learning_rate,
             "num_leaves": c.num_leaves,
@@ -80,7 +94,8 @@ class LambdaRanker:
             "verbose": -1,
         }
         ds = lgb.Dataset(x.to_numpy(dtype=np.float64), label=np.asarray(y, dtype=np.float64),
-                         group=list(groups), feature_name=self.feature_names, free_raw_data=True)
+                         group=list(groups) if c.objective == "lambdarank" else None,
+                         feature_name=self.feature_names, free_raw_data=True)
         self._booster = lgb.train(params, ds, num_boost_round=c.n_estimators)
 
     def score(self, x: pd.DataFrame) -> np.ndarray:
