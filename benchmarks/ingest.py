@@ -37,12 +37,17 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from fitloop.config import Settings
+from fitloop.services.ingest import hash_write_key
 from fitloop.testing.server import free_port, start_serve
+from fitloop.wiring import Container, build
 
 PG_ADMIN = os.environ.get("FITLOOP_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
@@ -67,29 +72,31 @@ class Result:
         return self.events / self.seconds
 
 
-def start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    return start_serve(env, port, timeout_s=90)
-
-
-def make_source(env: dict[str, str]) -> str:
-    """Create a source in the target store (same settings as the server) and return its write key."""
+@contextmanager
+def _container_for(env: dict[str, str]) -> Iterator[Container]:
+    """A container on the server's store: ``env`` applied to this process while it is built and used."""
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        from fitloop.config import Settings
-        from fitloop.wiring import build
-
         ctr = build(Settings())
-        assert ctr.ingest is not None
-        _, key, _ = ctr.ingest.add_source(f"bench-{uuid.uuid4().hex[:6]}", "bench@example.com")
-        ctr.close()
-        return key
+        try:
+            yield ctr
+        finally:
+            ctr.close()
     finally:
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def make_source(env: dict[str, str]) -> str:
+    """Create a source in the target store (same settings as the server) and return its write key."""
+    with _container_for(env) as ctr:
+        assert ctr.ingest is not None
+        _, key, _ = ctr.ingest.add_source(f"bench-{uuid.uuid4().hex[:6]}", "bench@example.com")
+        return key
 
 
 def cpu_seconds(pid: int) -> float:
@@ -161,7 +168,7 @@ async def _load(port: int, path: str, auth: str, per_request: int, connections: 
 def run_one(store: str, env: dict[str, str], mode: str, connections: int, seconds: float, warmup: float) -> Result:
     key = make_source(env)
     port = free_port()
-    proc = start_server(env, port)
+    proc = start_serve(env, port)
     auth = "Basic " + base64.b64encode(f"{key}:".encode()).decode()
     per_request, path = (50, "/v1/batch") if mode == "batch50" else (1, "/v1/track")
     try:
@@ -181,26 +188,11 @@ def run_one(store: str, env: dict[str, str], mode: str, connections: int, second
 
 
 def stored_count(env: dict[str, str], key: str) -> int:
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        from fitloop.config import Settings
-        from fitloop.services.ingest import hash_write_key
-        from fitloop.wiring import build
-
-        ctr = build(Settings())
+    with _container_for(env) as ctr:
         assert ctr.stores.sources is not None
         src = ctr.stores.sources.by_key_hash(hash_write_key(key))
         assert src is not None
-        n = ctr.stores.events.count(source=src.name)
-        ctr.close()
-        return n
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        return ctr.stores.events.count(source=src.name)
 
 
 def pg_database() -> tuple[str, str] | None:

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from fitloop.data import Item
+from fitloop.testing.server import free_port
 
 
 def _pct(xs: list[float], q: float) -> float:
@@ -222,12 +223,6 @@ def fitloop_command() -> list[str]:
     if script.exists():
         return [str(script)]
     return [sys.executable, "-c", "import sys; from fitloop.cli import main; sys.argv[0] = 'fitloop'; main()"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Server:

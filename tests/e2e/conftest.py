@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from fitloop.api import create_app
 from fitloop.config import Settings
 from fitloop.data import Item, Variant
+from fitloop.testing.server import serve_in_thread
 from fitloop.wiring import Container, build
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -28,12 +25,6 @@ class Server:
     container: Container
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir = tmp_path_factory.mktemp("e2e")
@@ -44,17 +35,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         Item(f"sku-{i:03d}", f"Demo item {i}", "tops", "t-shirt", 10.0 + i, colour=colours[i % len(colours)],
              style="casual", variants=(Variant("S", 3), Variant("M", 2), Variant("L", 0))) for i in range(40)])
     app = create_app(settings, container=ctr, configure_logs=False)
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert srv.started, "uvicorn did not start"
-    yield Server(f"http://127.0.0.1:{port}", ctr)
-    srv.should_exit = True
-    thread.join(15)
+    with serve_in_thread(app, log_config=None, access_log=False) as base_url:
+        yield Server(base_url, ctr)
     ctr.close()
 
 

@@ -7,9 +7,6 @@ Set ``FITLOOP_SCREENSHOTS=docs/img`` to also write ``console-*.png`` screenshots
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,21 +21,14 @@ if not CHROMIUM.exists():  # pragma: no cover - depends on the machine
     pytest.skip("needs Debian's chromium at /usr/bin/chromium", allow_module_level=True)
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
-import uvicorn  # noqa: E402
-
 from fitloop.api import create_app  # noqa: E402
 from fitloop.services.console_auth import DEMO_PASSWORD  # noqa: E402
 from fitloop.testing.console_shop import ConsoleShop, build_console_shop  # noqa: E402
+from fitloop.testing.server import serve_in_thread  # noqa: E402
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
 SHOTS = os.environ.get("FITLOOP_SCREENSHOTS")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -46,20 +36,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Cons
     cs = build_console_shop(Path(tmp_path_factory.mktemp("e2e-console")), n_items=160, n_shoppers=150,
                             n_events=8000)
     app = create_app(cs.container.settings, container=cs.container, configure_logs=False)
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    yield base, cs
-    srv.should_exit = True
-    thread.join(10)
+    with serve_in_thread(app, log_level="warning", lifespan="on") as base:
+        yield base, cs
     cs.container.close()
 
 

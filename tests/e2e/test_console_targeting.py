@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import csv
 import io
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,14 +17,13 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.test_console import _free_port, shot, sign_in
+from tests.e2e.test_console import shot, sign_in
 
 pytestmark = pytest.mark.e2e
 
-import uvicorn  # noqa: E402
-
 from fitloop.api import create_app  # noqa: E402
 from fitloop.testing.console_shop import ConsoleShop, build_console_shop  # noqa: E402
+from fitloop.testing.server import serve_in_thread  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -34,20 +32,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Cons
     cs = build_console_shop(Path(tmp_path_factory.mktemp("e2e-targeting")), n_items=300, n_shoppers=1500,
                             n_events=40_000)
     app = create_app(cs.container.settings, container=cs.container, configure_logs=False)
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    yield base, cs
-    srv.should_exit = True
-    thread.join(10)
+    with serve_in_thread(app, log_level="warning", lifespan="on") as base:
+        yield base, cs
     cs.container.close()
 
 
