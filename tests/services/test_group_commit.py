@@ -5,16 +5,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
-from fitloop.config import Settings
 from fitloop.data import Event, EventType
 from fitloop.errors import StoreError, StoreUnavailable
 from fitloop.services.group_commit import GroupCommitter
 from fitloop.store import Stores
-from fitloop.wiring import build_stores
 from tests.services._ingest_fixtures import disk_full
 
 T = datetime(2025, 1, 1, tzinfo=UTC)
@@ -22,13 +19,6 @@ T = datetime(2025, 1, 1, tzinfo=UTC)
 
 def ev(i: int | str, **kw: object) -> Event:
     return Event(f"s:{i}", EventType.PRODUCT_VIEWED, "u1", T, item_id="i1", source="s", **kw)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def stores(tmp_path: Path) -> Iterator[Stores]:
-    s = build_stores(Settings(data_dir=tmp_path, demo=True))
-    yield s
-    s.close()
 
 
 @pytest.fixture

@@ -5,26 +5,16 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
-from fitloop.config import Settings
 from fitloop.data import Event
 from fitloop.errors import Conflict, InvalidInput, Unauthorized
 from fitloop.services.ingest import DefaultGate, GateDecision, IngestService, hash_write_key, sign_body
 from fitloop.store import Source, Stores
-from fitloop.wiring import build_stores
 from tests.services._ingest_fixtures import MASTER, engine_of
-
-
-@pytest.fixture
-def stores(tmp_path: Path) -> Iterator[Stores]:
-    s = build_stores(Settings(data_dir=tmp_path, demo=True))
-    yield s
-    s.close()
 
 
 @pytest.fixture

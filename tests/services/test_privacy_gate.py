@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,17 +17,9 @@ from fitloop.services.privacy import PURPOSES_FIELD, PrivacyCollectionGate, Priv
 from fitloop.services.recommend import NOT_PERSONALISED_REASON, RecommendationService
 from fitloop.store import Source, Stores
 from fitloop.store.sql import SqlDataKeyStore
-from fitloop.wiring import build_stores
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 WEB = Source("web", "ops@shop.example", "h", NOW)
-
-
-@pytest.fixture
-def stores(tmp_path: Path) -> Iterator[Stores]:
-    s = build_stores(Settings(data_dir=tmp_path, demo=True))
-    yield s
-    s.close()
 
 
 @pytest.fixture
