@@ -53,8 +53,10 @@ The trained model is a folder: ``model.json`` (config, vocabularies, chosen sett
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -72,6 +74,7 @@ __all__ = [
     "ItemPositionCTR",
     "split_by_time",
     "read_obd_log",
+    "iter_obd_log",
     "read_item_context",
     "MODEL_FORMAT",
 ]
@@ -114,27 +117,57 @@ class ObdLog:
     def len_list(self) -> int:
         return int(self.position.max(initial=-1) + 1)
 
-    def subset(self, rows: np.ndarray) -> ObdLog:
-        """The rounds selected by a boolean mask or an index array, in that order."""
+    def subset(self, rows: np.ndarray, *, features: bool = True) -> ObdLog:
+        """The rounds selected by a boolean mask or an index array, in that order.
+
+        ``features=False`` leaves out the user features and affinities (empty columns): the
+        context-free click model needs neither, and copying the affinities is most of a subset's
+        cost on a full-size log.
+        """
+        n = len(self.action[rows]) if not features else 0
         return ObdLog(
             action=self.action[rows],
             position=self.position[rows],
             reward=self.reward[rows],
             pscore=self.pscore[rows],
             timestamp=self.timestamp[rows],
-            user_features=self.user_features[rows],
-            user_feature_names=self.user_feature_names,
-            affinity=self.affinity[rows],
+            user_features=self.user_features[rows] if features else np.empty((n, 0), dtype=object),
+            user_feature_names=self.user_feature_names if features else (),
+            affinity=self.affinity[rows] if features else np.zeros((n, 0), dtype=np.float32),
             row_index=self.row_index[rows],
         )
 
     @classmethod
-    def from_frame(cls, df: pd.DataFrame) -> ObdLog:
+    def concat(cls, parts: list[ObdLog]) -> ObdLog:
+        """The rounds of ``parts`` one after another (they must have the same columns)."""
+        if not parts:
+            raise InvalidInput("the log has no rows")
+        if len({(p.user_feature_names, p.affinity.shape[1]) for p in parts}) > 1:
+            raise InvalidInput("the parts of a log must have the same user-feature and affinity columns")
+        return ObdLog(
+            action=np.concatenate([p.action for p in parts]),
+            position=np.concatenate([p.position for p in parts]),
+            reward=np.concatenate([p.reward for p in parts]),
+            pscore=np.concatenate([p.pscore for p in parts]),
+            timestamp=np.concatenate([p.timestamp for p in parts]),
+            user_features=np.concatenate([p.user_features for p in parts]),
+            user_feature_names=parts[0].user_feature_names,
+            affinity=np.concatenate([p.affinity for p in parts]),
+            row_index=np.concatenate([p.row_index for p in parts]),
+        )
+
+    @classmethod
+    def from_frame(cls, df: pd.DataFrame, *, position_base: int | None = None, needs_click: bool = True) -> ObdLog:
         """Read a frame in the Open Bandit format (1-based positions, as in the published files).
 
-        Positions are taken as 0-based only when the frame already holds a position 0.
+        ``position_base`` ``None`` takes positions as 0-based only when the frame holds a position 0;
+        ``0`` or ``1`` says which. User features are kept as an object array (each distinct hashed
+        string once in memory, missing values as ``"nan"``), affinities as float32.
+        ``needs_click=False`` (for scoring) accepts a frame without ``click`` (rewards are then NaN).
         """
-        missing = [c for c in _REQUIRED if c not in df.columns]
+        if position_base not in (None, 0, 1):
+            raise InvalidInput("position_base must be 0, 1 or None (decide from the log)")
+        missing = [c for c in _REQUIRED if c not in df.columns and (needs_click or c != "click")]
         if missing:
             raise InvalidInput(
                 f"the log lacks columns {missing}; an Open Bandit log has timestamp, item_id, position, click, "
@@ -151,16 +184,21 @@ class ObdLog:
         try:
             action = pd.to_numeric(df["item_id"], errors="raise").to_numpy(np.int64)
             position = pd.to_numeric(df["position"], errors="raise").to_numpy(np.int64)
-            reward = pd.to_numeric(df["click"], errors="raise").to_numpy(float)
+            reward = (pd.to_numeric(df["click"], errors="raise").to_numpy(float) if "click" in df.columns
+                      else np.full(len(df), np.nan))
         except (ValueError, TypeError) as exc:
             raise InvalidInput(f"item_id, position and click must be numeric: {exc}") from exc
         if np.any(action < 0):
             raise InvalidInput("item_id must be a non-negative integer index, as in the Open Bandit Dataset")
-        if not np.any(position == 0):
-            position = position - 1
+        base = position_base if position_base is not None else (0 if np.any(position == 0) else 1)
+        position = position - base
         if np.any(position < 0):
-            raise InvalidInput("position must be 1-based (1, 2, 3, ...) as in the Open Bandit files")
-        if np.any(~np.isfinite(reward)):
+            first = int(np.flatnonzero(position < 0)[0])
+            raise InvalidInput(
+                f"position must be {'1-based (1, 2, 3, ...) as in the Open Bandit files' if base else 'non-negative'}"
+                f"; data row {first + 1} has position {int(position[first]) + base}"
+            )
+        if "click" in df.columns and np.any(~np.isfinite(reward)):
             raise InvalidInput("click holds missing values")
         if "propensity_score" in df.columns:
             pscore = pd.to_numeric(df["propensity_score"], errors="coerce").to_numpy(float)
@@ -172,15 +210,16 @@ class ObdLog:
             else np.arange(len(df)).astype("datetime64[s]")
         )
         uf_cols = sorted((c for c in df.columns if _USER_FEATURE.match(str(c))), key=lambda c: int(c.split("_")[-1]))
-        user_features = (
-            df[uf_cols].astype(str).to_numpy(dtype=str) if uf_cols else np.empty((len(df), 0), dtype=str)
-        )
+        user_features = np.empty((len(df), len(uf_cols)), dtype=object)
+        for j, c in enumerate(uf_cols):
+            user_features[:, j] = _as_text(df[c])
         aff_cols = sorted((c for c in df.columns if _AFFINITY.match(str(c))), key=lambda c: int(c.split("_")[-1]))
-        affinity = (
-            df[aff_cols].apply(pd.to_numeric, errors="coerce").fillna(0.0).to_numpy(float)
-            if aff_cols
-            else np.zeros((len(df), 0))
-        )
+        affinity = np.zeros((len(df), len(aff_cols)), dtype=np.float32)
+        for j, c in enumerate(aff_cols):
+            # Column by column: no float64 copy of the whole block (80 columns on the full dataset).
+            col = df[c]
+            num = col if pd.api.types.is_numeric_dtype(col.dtype) else pd.to_numeric(col, errors="coerce")
+            affinity[:, j] = num.fillna(0.0).to_numpy(np.float32)
         return cls(
             action=action,
             position=position,
@@ -194,14 +233,71 @@ class ObdLog:
         )
 
 
-def read_obd_log(path: str | Path) -> ObdLog:
-    """Read an Open Bandit log file (csv or csv.gz, with or without the leading index column).
+def _as_text(col: pd.Series) -> np.ndarray:
+    """A text column as an object array that shares one string object per distinct value."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        cats = col.cat.categories.astype(str)
+        values = np.asarray(cats, dtype=object).take(col.cat.codes.to_numpy(), mode="clip")
+        values[col.cat.codes.to_numpy() < 0] = "nan"
+        return values
+    codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    text = np.asarray([str(u) for u in uniques] + ["nan"], dtype=object)
+    return text.take(codes)  # the sentinel -1 picks the trailing "nan"
 
-    Schema problems raise :class:`~fitloop.errors.DatasetError` naming the column and row.
+
+# Rows read and converted at a time: a chunk of the full Open Bandit log is ~100 MB as pandas parses it.
+DEFAULT_CHUNK = 200_000
+_SCORE_SKIP = ("timestamp", "click", "propensity_score")
+
+
+def iter_obd_log(
+    path: str | Path, *, chunksize: int = DEFAULT_CHUNK, position_base: int | None = None, for_scoring: bool = False
+) -> Iterator[ObdLog]:
+    """Read an Open Bandit log file chunk by chunk (memory bounded by ``chunksize`` rows).
+
+    With ``position_base=None`` the first chunk decides: 0-based if it holds a position 0, else
+    1-based (as in the published files). A later position 0 in a log read as 1-based is an error
+    that says to pass ``position_base=0``, so a chunked read never silently differs from a whole one.
+    ``for_scoring`` needs only ``item_id`` and ``position`` and skips timestamps, clicks and
+    propensities. Row indexes (``row_index`` when the file has no index column) count from the
+    file's first data row.
     """
     from fitloop.datasets import obd
 
-    return ObdLog.from_frame(obd.load_log(path=path))
+    required = ("item_id", "position") if for_scoring else obd.LOG_COLUMNS
+    skip = _SCORE_SKIP if for_scoring else ()
+    base = position_base
+    for frame in obd.read_log_chunks(path, chunksize=chunksize, required=required, skip=skip):
+        if base is None:
+            base = 0 if bool((frame["position"] == 0).any()) else 1
+        elif position_base is None and base == 1 and bool((frame["position"] == 0).any()):
+            row = int(frame.index[frame["position"].to_numpy() == 0][0])
+            raise InvalidInput(
+                f"{Path(path).name}: data row {row + 1} has position 0, but the first rows had none, so the log "
+                "was read as 1-based (as the Open Bandit files are); if positions are 0-based, say so "
+                "(--position-base 0)"
+            )
+        part = ObdLog.from_frame(frame, position_base=base, needs_click=not for_scoring)
+        if not any(str(c).startswith("Unnamed") for c in frame.columns):
+            part = dataclasses.replace(part, row_index=frame.index.to_numpy(np.int64))
+        yield part
+
+
+def read_obd_log(path: str | Path, *, chunksize: int = DEFAULT_CHUNK, position_base: int | None = None) -> ObdLog:
+    """Read an Open Bandit log file (csv or csv.gz, with or without the leading index column).
+
+    The file is parsed in chunks into compact arrays (float32 affinities, shared strings), so a
+    1.4 M-row log needs about 0.6 GB. Positions are 0-based when the log holds a position 0
+    anywhere (``position_base=None``), else 1-based. Schema problems raise
+    :class:`~fitloop.errors.DatasetError` naming the column and row.
+    """
+    parts = list(iter_obd_log(path, chunksize=chunksize, position_base=position_base if position_base is not None
+                              else 0))
+    log = ObdLog.concat(parts)
+    del parts
+    if position_base is None and not np.any(log.position == 0):
+        log = dataclasses.replace(log, position=log.position - 1)  # 1-based, as in the Open Bandit files
+    return log
 
 
 def read_item_context(path: str | Path) -> pd.DataFrame:
@@ -353,6 +449,32 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
+def _distinct_rows(codes: np.ndarray, affinity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of ``[codes | affinity]``: the index of one row of each, and each row's group.
+
+    Exact, like ``np.unique(axis=0)`` but without sorting wide float rows (the bottleneck of scoring
+    a full-size log): user codes (small non-negative integers after ``+ 1``) become one mixed-radix
+    integer, and only the few rows with a non-zero affinity have their affinity rows sorted.
+    """
+    n = len(codes)
+    aid = np.zeros(n, dtype=np.int64)
+    nonzero = np.flatnonzero((affinity != 0).any(axis=1)) if affinity.shape[1] else np.zeros(0, dtype=np.int64)
+    if len(nonzero):
+        _, aff_inverse = np.unique(affinity[nonzero], axis=0, return_inverse=True)
+        aid[nonzero] = aff_inverse.reshape(-1) + 1
+    radix = codes.max(axis=0, initial=-1).astype(np.int64) + 2
+    if float(np.prod(radix.astype(float))) * (int(aid.max(initial=0)) + 1) >= 2.0**62:  # no room: sort the rows
+        _, first, inverse = np.unique(np.column_stack([codes, affinity]), axis=0, return_index=True,
+                                      return_inverse=True)
+        return first, inverse.reshape(-1)
+    uid = np.zeros(n, dtype=np.int64)
+    for j in range(codes.shape[1]):
+        uid = uid * int(radix[j]) + (codes[:, j].astype(np.int64) + 1)
+    combined = uid * (int(aid.max()) + 1) + aid
+    _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+    return first, inverse.reshape(-1)
+
+
 def _log_loss(q: np.ndarray, r: np.ndarray) -> float:
     """Summed Bernoulli log-loss (not averaged: folds are pooled by adding)."""
     q = np.clip(q, 1e-9, 1 - 1e-9)
@@ -451,7 +573,7 @@ class OffPolicyLearner:
         self._n_affinity = log.affinity.shape[1]
         self._user_feature_names = log.user_feature_names
         self._user_vocab = [
-            {v: i for i, v in enumerate(sorted(set(log.user_features[:, j].tolist())))}
+            {v: i for i, v in enumerate(sorted(pd.unique(log.user_features[:, j]).tolist()))}
             for j in range(log.user_features.shape[1])
         ]
         self._item_features, self._item_feature_names, self._item_feature_categorical = self._encode_items(
@@ -605,8 +727,9 @@ class OffPolicyLearner:
     def _holdout_loss(
         self, log: ObdLog, tr: np.ndarray, va: np.ndarray, *, prior: float, group: np.ndarray | None, lift: bool
     ) -> float:
-        reward = self._fit_reward(log.subset(tr), prior=prior, group=group, lift=lift, context="none")
-        valid = log.subset(va)
+        # Without the lift the context-free model needs no features: skip copying the affinities.
+        reward = self._fit_reward(log.subset(tr, features=lift), prior=prior, group=group, lift=lift, context="none")
+        valid = log.subset(va, features=lift)
         return _log_loss(self._q_logged(valid, reward), valid.reward)
 
     def _affinity_check(
@@ -618,7 +741,8 @@ class OffPolicyLearner:
         rows = clicks = 0
         expected = 0.0
         for tr, va in folds:
-            reward = self._fit_reward(log.subset(tr), prior=prior, group=group, lift=False, context="none")
+            reward = self._fit_reward(log.subset(tr, features=False), prior=prior, group=group, lift=False,
+                                      context="none")
             valid = log.subset(va)
             aff = self._shown_affinity(valid)
             rows += int(aff.sum())
@@ -658,7 +782,9 @@ class OffPolicyLearner:
         codes = np.full((len(log), len(self._user_vocab)), -1.0)
         for j, vocab in enumerate(self._user_vocab):
             if j < log.user_features.shape[1]:
-                codes[:, j] = [vocab.get(v, -1) for v in log.user_features[:, j]]
+                # Hash lookups in pandas, not a Python loop (12 M rounds in the full BTS log); -1 = unseen value.
+                index = pd.Index(sorted(vocab, key=vocab.__getitem__), dtype=object)
+                codes[:, j] = index.get_indexer(pd.Index(log.user_features[:, j], dtype=object))
         return codes
 
     def _affinity_mask(self, affinity: np.ndarray) -> np.ndarray:
@@ -675,12 +801,17 @@ class OffPolicyLearner:
         out[has] = log.affinity[np.nonzero(has)[0], log.action[has]] > 0
         return out
 
-    def _design(self, user_codes: np.ndarray, affinity: np.ndarray, action: np.ndarray, position: np.ndarray) -> np.ndarray:
-        """One row per (context, item, position): position, item, user codes, affinity, item features."""
-        n = len(action)
-        aff = np.zeros(n)
+    @staticmethod
+    def _affinity_at(affinity: np.ndarray, rows: np.ndarray, action: np.ndarray) -> np.ndarray:
+        """``affinity[rows[i], action[i]]`` (0 for items beyond the affinity columns), without copying rows."""
+        aff = np.zeros(len(action))
         has = action < affinity.shape[1]
-        aff[has] = affinity[np.nonzero(has)[0], action[has]]
+        aff[has] = affinity[rows[has], action[has]]
+        return aff
+
+    def _design(self, user_codes: np.ndarray, aff: np.ndarray, action: np.ndarray, position: np.ndarray) -> np.ndarray:
+        """One row per (context, item, position): position, item, user codes, affinity to the item, item features."""
+        n = len(action)
         item_feats = self._item_features[np.minimum(action, len(self._item_features) - 1)] if len(
             self._item_features
         ) else np.zeros((n, 0))
@@ -718,7 +849,8 @@ class OffPolicyLearner:
         import lightgbm as lgb
 
         cfg = self.config
-        x = self._design(self._user_codes(log), log.affinity, log.action, log.position)
+        aff = self._affinity_at(log.affinity, np.arange(len(log)), log.action)
+        x = self._design(self._user_codes(log), aff, log.action, log.position)
         init = _logit(table[log.action, log.position])
         params = {
             "objective": "binary",
@@ -764,17 +896,30 @@ class OffPolicyLearner:
         aff = log.affinity
         # Contexts repeat a lot (few user-feature values, mostly-zero affinities): predict each once.
         key = np.column_stack([user_codes, aff]) if aff.shape[1] else user_codes
-        uniq, inverse = np.unique(key, axis=0, return_inverse=True)
-        n_u = len(uniq)
+        first, inverse = _distinct_rows(user_codes, aff)
+        uniq = key[first]
         u_codes = uniq[:, : user_codes.shape[1]]
         u_aff = uniq[:, user_codes.shape[1] :]
-        ctx_idx = np.repeat(np.arange(n_u), a_n * k_n)
-        act = np.tile(np.repeat(np.arange(a_n), k_n), n_u)
-        pos = np.tile(np.arange(k_n), n_u * a_n)
-        x = self._design(u_codes[ctx_idx], u_aff[ctx_idx], act, pos)
-        raw = reward.booster.predict(x, raw_score=True)  # type: ignore[attr-defined]
-        logits = _logit(reward.table[act, pos]) + raw
-        q = (1.0 / (1.0 + np.exp(-logits))).reshape(n_u, a_n, k_n)
+        # The design only sees the affinity to the row's own item, so a context's prediction for an item it has
+        # no affinity to equals that of its user-feature values at zero affinity. Predict those once per
+        # distinct user-feature row, then only the (context, item) pairs with a non-zero affinity: a few
+        # thousand LightGBM rows per chunk instead of contexts x items x positions (hours on 12 M rounds).
+        b_codes, b_inverse = np.unique(u_codes, axis=0, return_inverse=True)
+        n_b = len(b_codes)
+        act = np.tile(np.repeat(np.arange(a_n), k_n), n_b)
+        pos = np.tile(np.arange(k_n), n_b * a_n)
+        x = self._design(b_codes[np.repeat(np.arange(n_b), a_n * k_n)], np.zeros(len(act)), act, pos)
+        booster = reward.booster
+        raw = booster.predict(x, raw_score=True).reshape(n_b, a_n, k_n)[b_inverse.reshape(-1)]  # type: ignore[attr-defined]
+        width = min(u_aff.shape[1], a_n)
+        ctx, item = np.nonzero(u_aff[:, :width] != 0)
+        if len(ctx):
+            rows, acts = np.repeat(ctx, k_n), np.repeat(item, k_n)
+            poss = np.tile(np.arange(k_n), len(ctx))
+            x = self._design(u_codes[rows], u_aff[rows, acts], acts, poss)
+            raw[rows, acts, poss] = booster.predict(x, raw_score=True)  # type: ignore[attr-defined]
+        logits = _logit(reward.table)[None, :, :] + raw
+        q = 1.0 / (1.0 + np.exp(-logits))
         return q, inverse.reshape(-1)
 
     def _q_logged(self, log: ObdLog, reward: _Reward) -> np.ndarray:
