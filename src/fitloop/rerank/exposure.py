@@ -46,6 +46,7 @@ __all__ = ["ExposureConfig", "ExposureMemory", "ExplorationConfig", "Exploration
 _ENGAGING = {EventType.PRODUCT_CLICKED, EventType.FAVOURITED, EventType.CART_ADDED, EventType.ORDER_COMPLETED,
              EventType.SOCIAL_ENGAGEMENT}
 _ENGAGING_NAMES = {e.value for e in _ENGAGING}
+_WHAT = {"i": "this item", "p": "the same style", "t": "items much like it"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +113,20 @@ class ExposureMemory:
         self.catalog = catalog
         self._counts: OrderedDict[str, dict[str, int]] = OrderedDict()
         self._lock = threading.Lock()
+        # item id → (the Item they were built from, its count keys): the keys are strings built from
+        # the item's attributes, the same on every request; reused only for that very Item object.
+        self._key_memo: dict[str, tuple[Item | None, tuple[str, ...]]] = {}
+
+    def _item_keys(self, item_id: str) -> tuple[str, ...]:
+        item = self.catalog.get(item_id)
+        hit = self._key_memo.get(item_id)
+        if hit is not None and hit[0] is item:
+            return hit[1]
+        keys = _keys(item_id, item)
+        if len(self._key_memo) > 200_000:
+            self._key_memo.clear()
+        self._key_memo[item_id] = (item, keys)
+        return keys
 
     def _user(self, user: str) -> dict[str, int]:
         c = self._counts.get(user)
@@ -148,24 +163,27 @@ class ExposureMemory:
     def _impression(self, user: str, item_id: str) -> None:
         with self._lock:
             c = self._user(user)
-            for k in _keys(item_id, self.catalog.get(item_id)):
+            for k in self._item_keys(item_id):
                 c[k] = c.get(k, 0) + 1
 
     def _engaged(self, user: str, item_id: str) -> None:
         with self._lock:
             c = self._user(user)
-            for k in _keys(item_id, self.catalog.get(item_id)):
+            for k in self._item_keys(item_id):
                 c.pop(k, None)
 
     def ignored(self, user: str, item_id: str) -> tuple[int, str]:
         """How often this item or a near-duplicate was shown to ``user`` without engagement, and which."""
         with self._lock:
-            c = self._counts.get(user, {})
-            best, which = 0, ""
-            for k in _keys(item_id, self.catalog.get(item_id)):
+            return self._ignored(self._counts.get(user, {}), item_id)
+
+    def _ignored(self, c: Mapping[str, int], item_id: str) -> tuple[int, str]:
+        best, which = 0, ""
+        if c:
+            for k in self._item_keys(item_id):
                 if c.get(k, 0) > best:
                     best, which = c[k], k[0]
-        return best, {"i": "this item", "p": "the same style", "t": "items much like it"}.get(which, "")
+        return best, _WHAT.get(which, "")
 
     def rerank(self, ctx: Context, candidates: Sequence[ScoredItem], n: int, *, user_id: str | None = None,
                request_id: str | None = None) -> list[ScoredItem]:
@@ -177,8 +195,15 @@ class ExposureMemory:
             return []
         cfg = self.config
         scores, down = [], []
-        for rank, c in enumerate(items):
-            count, what = self.ignored(user, c.item_id)
+        with self._lock:  # one lock for the whole list, not one per candidate
+            counts = self._counts.get(user)
+            ignored = [self._ignored(counts, c.item_id) for c in items] if counts else None
+        if ignored is None:
+            # Nothing shown to this shopper yet (a new visitor): no penalties, the order stays; the same
+            # items and scores reorder() would give, without sorting.
+            return [ScoredItem(c.item_id, 1.0 - rank / m - 0.0, c.reason, c.propensity, c.source)
+                    for rank, c in enumerate(items[:n])]
+        for rank, (count, what) in enumerate(ignored):
             extra = max(0, count - cfg.free_impressions)
             penalty = 1.0 - cfg.damping**extra
             scores.append(1.0 - rank / m - penalty)

@@ -3,9 +3,11 @@ the compliance monitor with persisted alerts, pauses and audit, and DP releases 
 
 The library (:mod:`fitloop.privacy`) decides; this service loads and stores what it decides on:
 
-* **Consent** is read from ``stores.users.consents`` and cached per shopper for ``consent_cache_s``
-  (1 s by default), so a withdrawal recorded by any process is honoured everywhere within that time;
-  the process that records it drops its cache entry at once.
+* **Consent** is read from ``stores.users.consents`` and cached per shopper. Once per ``consent_cache_s``
+  (1 s by default) one query asks the store which shoppers' ledgers grew since the last check
+  (``users.consent_changes``) and drops exactly those, so a withdrawal recorded by any process is
+  honoured everywhere within that time; the process that records it drops its cache entry at once.
+  A shopper's ledger is therefore read once, not once a second (serving asks on every request).
 * **The gate** (:class:`PrivacyCollectionGate`) plugs into :class:`~fitloop.services.ingest.IngestService`.
 * **Pauses** live in ``stores.privacy`` (``compliance_alerts``); every process re-reads them at most once a
   second, so a pause opened or resumed by one API process holds in all of them.
@@ -69,7 +71,7 @@ from fitloop.services.pseudonyms import CUSTOMER_ID_FIELD, CachedPseudonyms, res
 from fitloop.store import Source, Stores
 from fitloop.store.protocols import PrivacyStore, StrippedField
 
-__all__ = ["PrivacyConfig", "PrivacyService", "PrivacyCollectionGate", "SYSTEM_FIELDS", "PURPOSES_FIELD",
+__all__ = ["ConsentCache", "PrivacyConfig", "PrivacyService", "PrivacyCollectionGate", "SYSTEM_FIELDS", "PURPOSES_FIELD",
            "IDENTITY_TABLE", "STRIPPED_TABLE", "usable_for"]
 
 log = logging.getLogger(__name__)
@@ -100,29 +102,119 @@ class PrivacyConfig:
     purpose_without_consent_min_events: int = 5
 
 
-class _TTLCache:
-    def __init__(self, ttl_s: float) -> None:
-        self.ttl = ttl_s
+class ConsentCache:
+    """Consent ledgers per shopper, kept exact across processes by following the store's change mark.
+
+    Every ``check_s`` at most, one call ``changes(after)`` (:meth:`UserStore.consent_changes`) lists
+    the ``(seq, shopper)`` ledger entries since the last check; those shoppers' entries are dropped.
+    A store may list entries again that an earlier check already saw (PostgreSQL re-lists the last
+    few below the mark, for transactions that committed late): ``seq`` values seen in the previous
+    check are skipped, so a shopper is not re-read every second for an old change. ``on_check`` runs
+    at the same moment (the service reloads erasures there: an erasure deletes a ledger, which the
+    mark does not show, so new erasures clear everything). Entries are also re-read after ``max_age_s``
+    whatever happens: a bound on what any gap in the mark could cost.
+
+    With ``changes=None`` (a store without the mark) entries simply expire after ``check_s``.
+
+    A reader takes :meth:`stamp` before it reads a ledger and hands it to :meth:`put`: if entries
+    were dropped in between (a check, or this process recording a decision), what it read may be
+    older than the drop and is not cached.
+
+    >>> marks = {"seq": 0, "changed": []}
+    >>> cache = ConsentCache(lambda after: (marks["seq"], list(marks["changed"])), check_s=0.0)
+    >>> cache.put("u1", ("granted",), since=cache.stamp()); cache.get("u1")
+    ('granted',)
+    >>> marks.update(seq=1, changed=[(1, "u1")]); cache.get("u1") is None
+    True
+    """
+
+    def __init__(self, changes: Callable[[int | None], tuple[int, list[tuple[int, str]] | None]] | None, *,
+                 check_s: float = 1.0, max_age_s: float = 300.0, on_check: Callable[[], None] | None = None,
+                 max_entries: int = 200_000) -> None:
+        self._changes = changes
+        self.check_s = check_s
+        self.max_age_s = max_age_s if changes is not None else check_s
+        self.on_check = on_check
+        self.max_entries = max_entries
         self._d: dict[str, tuple[float, Any]] = {}
         self._lock = threading.Lock()
+        self._check_lock = threading.Lock()
+        self._mark: int | None = None
+        self._seen: set[int] = set()  # seq values listed by the last check (a store may list them again)
+        self._next_check = 0.0
+        self._generation = 0  # bumped by every drop: see stamp()
+
+    def _check(self, now: float) -> None:
+        # One thread asks; the others keep reading what is cached (at most one check old).
+        if not self._check_lock.acquire(blocking=False):
+            return
+        try:
+            if now < self._next_check:
+                return
+            if self.on_check is not None:
+                self.on_check()
+            if self._changes is None:
+                self._next_check = now + self.check_s
+                return
+            try:
+                mark, entries = self._changes(self._mark)
+            except Exception:  # noqa: BLE001 - a failed check must not serve a stale decision
+                log.warning("could not read consent changes; dropping cached consents", exc_info=True)
+                self.clear()
+                self._mark = None
+                self._seen = set()
+                self._next_check = now + self.check_s
+                return
+            with self._lock:
+                self._generation += 1
+                if self._mark is None or entries is None:
+                    self._d.clear()  # first check (nothing cached can be vouched for) or too many changes
+                else:
+                    for seq, u in entries:
+                        if seq not in self._seen:
+                            self._d.pop(u, None)
+            self._seen = {seq for seq, _ in entries} if entries else set()
+            self._mark = mark
+            self._next_check = now + self.check_s
+        finally:
+            self._check_lock.release()
 
     def get(self, key: str) -> Any:
+        now = time.monotonic()
+        if now >= self._next_check:
+            self._check(now)
         with self._lock:
             hit = self._d.get(key)
-        if hit is None or hit[0] < time.monotonic():
+        if hit is None or hit[0] < now:
             return None
         return hit[1]
 
-    def put(self, key: str, value: Any) -> None:
+    def stamp(self) -> int:
+        """Take before reading a ledger from the store; give to :meth:`put`."""
+        now = time.monotonic()
+        if now >= self._next_check:
+            self._check(now)  # the read that follows is then newer than the mark
         with self._lock:
-            if len(self._d) > 100_000:
+            return self._generation
+
+    def put(self, key: str, value: Any, *, since: int) -> None:
+        with self._lock:
+            if since != self._generation:
+                return  # something was dropped while the caller read: its copy may predate that
+            if len(self._d) > self.max_entries:
                 self._d.clear()
-            self._d[key] = (time.monotonic() + self.ttl, value)
+            self._d[key] = (time.monotonic() + self.max_age_s, value)
 
     def drop(self, *keys: str) -> None:
         with self._lock:
+            self._generation += 1
             for k in keys:
                 self._d.pop(k, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._d.clear()
 
 
 class PrivacyService:
@@ -154,7 +246,8 @@ class PrivacyService:
         #: Shop ids → pseudonyms, cached: every store holds pseudonyms only (see fitloop.services.pseudonyms).
         self.ids = CachedPseudonyms(self.pseudonymiser)
         self.gate_logic = PrivacyGate(self.manifest)
-        self._consents = _TTLCache(self.config.consent_cache_s)
+        changes = getattr(stores.users, "consent_changes", None)
+        self._consents = ConsentCache(changes, check_s=self.config.consent_cache_s, on_check=self._reload_erased)
         self._owners = dict(owners or {})
         rules = default_rules(self.manifest)
         rules = [PurposeWithoutConsent(min_events=self.config.purpose_without_consent_min_events)
@@ -195,8 +288,9 @@ class PrivacyService:
     def _entries(self, user_id: str) -> list[Consent]:
         hit = self._consents.get(user_id)
         if hit is None:
+            stamp = self._consents.stamp()
             hit = self.stores.users.consents(user_id)
-            self._consents.put(user_id, hit)
+            self._consents.put(user_id, hit, since=stamp)
         return list(hit)
 
     def ledger(self, user_id: str, *also: str) -> ConsentLedger:
@@ -284,11 +378,20 @@ class PrivacyService:
         return ConsentLedger(self.manifest, receipt_key=self._secret).verify_receipt(receipt)
 
     # ------------------------------------------------------------------ erasure bookkeeping
-    def is_erased(self, user_id: str) -> bool:
+    def _reload_erased(self) -> None:
+        """Re-read the erasure records (other processes erase too); a new one forgets every cached ledger."""
         now = time.monotonic()
-        if now - self._erased_loaded > self.config.consent_cache_s:
-            self._erased = self.store.erased_hashes() | self._erased
-            self._erased_loaded = now
+        if now - self._erased_loaded <= self.config.consent_cache_s:
+            return
+        erased = self.store.erased_hashes() | self._erased
+        grew = len(erased) > len(self._erased)
+        self._erased, self._erased_loaded = erased, now
+        if grew:
+            # The erasure deleted that shopper's ledger, which the store's change mark does not show.
+            self._consents.clear()
+
+    def is_erased(self, user_id: str) -> bool:
+        self._reload_erased()
         return self.subject_hash(user_id) in self._erased
 
     def mark_erased(self, user_id: str) -> None:

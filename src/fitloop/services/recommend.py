@@ -8,12 +8,13 @@ serving.
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
-from dataclasses import asdict, replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import fields, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -36,6 +37,7 @@ MAX_K = 100
 #: The id asked of the model for a shopper who opted out: unknown to every model, so it gets popularity.
 ANONYMOUS_USER = "__fitloop_not_personalised__"
 NOT_PERSONALISED_REASON = "not personalised: you opted out"
+_CONTEXT_FIELDS = tuple(f.name for f in fields(Context))
 
 
 class Recommender(Protocol):
@@ -245,7 +247,13 @@ class RecommendationService:
         return recs
 
     def _log_impression(self, recs: Recommendations, slot: str, ctx: Context, arm: Assignment | None = None) -> None:
-        context: dict[str, Any] = {k: v for k, v in asdict(ctx).items() if v not in (None, {}, "")}
+        # What dataclasses.asdict gave, without its recursive deep copy (a tenth of a millisecond a request).
+        context: dict[str, Any] = {}
+        for name in _CONTEXT_FIELDS:
+            v = getattr(ctx, name)
+            if v is None or v == "" or (isinstance(v, Mapping) and not v):
+                continue
+            context[name] = copy.deepcopy(dict(v)) if isinstance(v, Mapping) else v
         if "day" in context:
             context["day"] = str(context["day"])
         self._writer.put(

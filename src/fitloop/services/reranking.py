@@ -89,6 +89,9 @@ class ServingPolicies:
         self._bandit: LinUCBBandit | None = None
         self._exposure: ExposureMemory | None = None
         self.trends = TrendTracker()
+        # Bumped after every batch that taught ``trends``: ContextBoost reuses tag velocities until then.
+        # Call :meth:`trends_changed` after feeding ``trends`` directly (e.g. ``add_feed_tags``).
+        self._trends_version = 0
         # (user, item) → (context, request id, shown at): what a follow-up event is attributed to.
         self._shown: OrderedDict[tuple[str, str], tuple[Context, str, float]] = OrderedDict()
         self._lock = threading.Lock()
@@ -111,7 +114,7 @@ class ServingPolicies:
             weather = FallbackWeather(primary, ClimateNormalsProvider() if cfg.weather_url else None,
                                       budget_ms=cfg.weather_budget_ms)
             stages.append(ContextBoost(catalog, SuitabilityModel.default(), weather=weather, trends=self.trends,
-                                       calendar=FashionCalendar()))
+                                       calendar=FashionCalendar(), trends_version=self._trends_stamp))
         exposure = ExposureMemory(catalog) if cfg.exposure else None
         if exposure is not None:
             stages.append(exposure)
@@ -136,6 +139,13 @@ class ServingPolicies:
             except Exception as exc:  # noqa: BLE001 - an unreadable state must not stop serving
                 log.warning("bandit state in %s could not be loaded (%s); starting fresh", self._state_dir, exc)
         return LinUCBBandit(cfg, catalog=catalog)
+
+    def _trends_stamp(self) -> int:
+        return self._trends_version
+
+    def trends_changed(self) -> None:
+        """Tell the context stage that ``trends`` learned something (its velocity memo is dropped)."""
+        self._trends_version += 1
 
     @property
     def started(self) -> bool:
@@ -192,22 +202,28 @@ class ServingPolicies:
         """Fold stored events into exposure memory, trends and the bandit; returns bandit updates."""
         updates = 0
         now = time.monotonic()
-        for ev in events:
-            item = self._catalog.get(ev.item_id) if ev.item_id else None
-            if self._exposure is not None:
-                self._exposure.learn_one(ev)
-            if item is not None:
-                self.trends.learn_one(ev, item_tags(item))
-            if self._bandit is None or ev.item_id is None or ev.type not in _FEEDBACK_KINDS:
-                continue
-            with self._lock:
-                shown = self._shown.get((ev.user_id, ev.item_id))
-            if shown is None or now - shown[2] > self.config.attribution_window_s:
-                continue
-            ctx, rid, _ = shown
-            self._bandit.learn_one(Feedback(ev.item_id, ctx, (ev.type,), user_id=ev.user_id, request_id=rid,
-                                            correction=ev.type in (EventType.PRODUCT_RETURNED,)))
-            updates += 1
+        taught = False
+        try:
+            for ev in events:
+                item = self._catalog.get(ev.item_id) if ev.item_id else None
+                if self._exposure is not None:
+                    self._exposure.learn_one(ev)
+                if item is not None:
+                    taught = True
+                    self.trends.learn_one(ev, item_tags(item))
+                if self._bandit is None or ev.item_id is None or ev.type not in _FEEDBACK_KINDS:
+                    continue
+                with self._lock:
+                    shown = self._shown.get((ev.user_id, ev.item_id))
+                if shown is None or now - shown[2] > self.config.attribution_window_s:
+                    continue
+                ctx, rid, _ = shown
+                self._bandit.learn_one(Feedback(ev.item_id, ctx, (ev.type,), user_id=ev.user_id, request_id=rid,
+                                                correction=ev.type in (EventType.PRODUCT_RETURNED,)))
+                updates += 1
+        finally:
+            if taught:  # even when a later event failed: velocities may have moved
+                self.trends_changed()
         if self._bandit is not None and time.monotonic() - self._saved_at > self.config.save_every_s:
             self.save()
         return updates

@@ -148,6 +148,12 @@ class UserStore(Protocol):
         """The user's ledger, oldest first."""
         ...
 
+    def consent_changes(self, after: int | None = None, *, limit: int = 10_000) -> tuple[int, list[tuple[int, str]] | None]:
+        """The ledger's high-water mark and the ``(seq, user_id)`` entries after ``after`` (``None``: over ``limit``).
+
+        May list entries at or below ``after`` again (PostgreSQL, late commits); readers skip seen ``seq`` values."""
+        ...
+
     def delete_user(self, user_id: str) -> None: ...
 
 

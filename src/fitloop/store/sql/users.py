@@ -15,6 +15,8 @@ from fitloop.store.sql._util import begin, chunks, connect, upsert
 __all__ = ["SqlUserStore"]
 
 _U, _C = schema.users, schema.consents
+#: Entries below the last mark that :meth:`SqlUserStore.consent_changes` reports again on PostgreSQL.
+PG_RESCAN = 100
 
 
 class SqlUserStore:
@@ -60,6 +62,31 @@ class SqlUserStore:
         with connect(self._engine) as conn:
             rows = conn.execute(select(_C).where(_C.c.user_id == user_id).order_by(_C.c.seq)).all()
         return [Consent(r.user_id, r.purpose, r.version, r.granted, r.ts, r.source) for r in rows]
+
+    def consent_changes(self, after: int | None = None, *, limit: int = 10_000) -> tuple[int, list[tuple[int, str]] | None]:
+        """The ledger's high-water mark (its last ``seq``) and the ``(seq, user_id)`` entries after ``after``.
+
+        ``after=None``: only the mark (and ``[]``). ``None`` instead of the list when more than ``limit``
+        entries came in: a reader should then forget every cached ledger. One indexed read either way;
+        readers call it once a second to keep consent caches exact across processes.
+
+        SQLite commits one writer at a time, so entries become visible in ``seq`` order. PostgreSQL
+        draws ``seq`` before commit, so a slow transaction can show up below a mark already handed
+        out: there the last :data:`PG_RESCAN` entries below ``after`` are listed again, and a reader
+        skips the ``seq`` values it has already seen (:class:`fitloop.services.privacy.ConsentCache`).
+        """
+        start = after if after is None or self._dialect == "sqlite" else max(0, after - PG_RESCAN)
+        with connect(self._engine) as conn:
+            if start is None:
+                return int(conn.execute(select(func.max(_C.c.seq))).scalar() or 0), []
+            rows = conn.execute(select(_C.c.seq, _C.c.user_id).where(_C.c.seq > start)
+                                .order_by(_C.c.seq).limit(limit + 1)).all()
+        assert after is not None
+        if not rows:
+            return after, []
+        if len(rows) > limit:
+            return int(rows[-1].seq), None
+        return max(after, int(rows[-1].seq)), [(int(r.seq), str(r.user_id)) for r in rows]
 
     def delete_user(self, user_id: str) -> None:
         with begin(self._engine) as conn:
