@@ -138,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
 # uvicorn worker, and a keep-alive HTTP/1.1 client on the same machine.
 
 HOME_MARKER = "bench-home.json"
+#: Raw ids (as the shop knows them) of the shoppers whose pseudonyms have a personal list in the bundle.
+KNOWN_FILE = "bench-known-shoppers.txt"
 HTTP_MARKER = "<!-- serve.py --http writes below this line -->"
 #: Hand-written notes under this line (in the HTTP section) survive a rerun of ``--http --md``.
 NOTES_MARKER = "<!-- notes: kept by serve.py -->"
@@ -181,6 +183,11 @@ def prepare_home(home: Path, articles: pd.DataFrame, transactions: pd.DataFrame,
                  customer_ids: list[str]) -> dict[str, Any]:
     """Fill ``home`` (a FITLOOP_HOME) with the catalog, the shoppers and an active trained recommender.
 
+    Shoppers enter as an import would bring them: under the installation's pseudonyms (the server
+    pseudonymises the ``user_id`` a request names, so a bundle trained on raw H&M ids would serve every
+    shopper as a new one). The raw ids whose pseudonyms have a personal list go to ``KNOWN_FILE``: the
+    benchmark's client names shoppers by them, like a shop does.
+
     Idempotent: a home that already holds ``bench-home.json`` is reused as it is (delete it to rebuild).
     Returns what the marker records: counts, the bundle version and how long each step took.
     """
@@ -189,27 +196,33 @@ def prepare_home(home: Path, articles: pd.DataFrame, transactions: pd.DataFrame,
     from fitloop.recommend import save_bundle, train_recommender
     from fitloop.recommend.frames import articles_frame, transactions_frame
     from fitloop.services.recommend import MODEL_NAME
-    from fitloop.wiring import build_stores
+    from fitloop.wiring import build_privacy, build_stores
 
     marker = home / HOME_MARKER
     if marker.exists():
         return json.loads(marker.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
     home.mkdir(parents=True, exist_ok=True)
-    stores = build_stores(Settings(data_dir=home, demo=True, database_url="", redis_url=None))
+    settings = Settings(data_dir=home, demo=True, database_url="", redis_url=None).with_secrets()
+    stores = build_stores(settings)
     try:
+        pseudonym = build_privacy(settings, stores).pseudonymise
         t0 = time.perf_counter()
         items = hm_catalog_items(articles, transactions)
         stores.catalog.upsert_items(items)
-        users = sorted(set(customer_ids) | set(transactions["customer_id"].astype(str)))
-        stores.users.upsert_users([User(u) for u in users])
+        raw_users = sorted(set(customer_ids) | set(transactions["customer_id"].astype(str)))
+        of = {u: pseudonym(u) for u in raw_users}
+        stores.users.upsert_users([User(of[u]) for u in raw_users])
+        tx = transactions.assign(customer_id=transactions["customer_id"].astype(str).map(of))
         t1 = time.perf_counter()
-        rec = train_recommender(transactions_frame(transactions), articles_frame(articles))
+        rec = train_recommender(transactions_frame(tx), articles_frame(articles))
         t2 = time.perf_counter()
         root = home / "models" / MODEL_NAME
         version = save_bundle(rec, root)
-        meta = {"n_items": len(items), "n_users": len(users), "n_transactions": int(len(transactions)),
-                "source": "benchmarks/serve.py --http"}
+        meta = {"n_items": len(items), "n_users": len(raw_users), "n_transactions": int(len(transactions)),
+                "source": "benchmarks/serve.py --http", "pseudonymised": True}
         stores.models.register(MODEL_NAME, version, str(root / version), meta, activate=True)
+        with_list = set(rec.user_ids)
+        (home / KNOWN_FILE).write_text("\n".join(u for u in raw_users if of[u] in with_list) + "\n", encoding="utf-8")
     finally:
         stores.close()
     info = {**meta, "version": version, "load_s": round(t1 - t0, 1), "train_s": round(t2 - t1, 1)}
@@ -404,15 +417,10 @@ def main_http(args: argparse.Namespace) -> int:
                             hm.load_customers(args.data_dir)["customer_id"].astype(str).tolist())
         print(f"prepared in {time.perf_counter() - t0:.0f} s: {info}", flush=True)
     info = json.loads((home / HOME_MARKER).read_text(encoding="utf-8"))
-    from fitloop.config import Settings
-    from fitloop.recommend import load_bundle
-    from fitloop.wiring import build_stores
-
-    stores = build_stores(Settings(data_dir=home, demo=True, database_url="", redis_url=None))
-    record = stores.models.active("recommender")
-    stores.close()
-    assert record is not None
-    known = list(load_bundle(record.path).user_ids)
+    if not info.get("pseudonymised") or not (home / KNOWN_FILE).exists():
+        raise SystemExit(f"{home} was prepared before shoppers were pseudonymised (every request would be a new "
+                         "shopper to the model): delete it and rerun to prepare it again")
+    known = (home / KNOWN_FILE).read_text(encoding="utf-8").split()
     configs = {"off": [False], "on": [True], "both": [False, True]}[args.rerank]
     rows = []
     notes = []

@@ -106,6 +106,11 @@ def test_prepared_home_serves_over_http_with_and_without_reranking(bench: Module
     assert info["n_items"] == 60 and info["n_users"] == 40
     assert json.loads((home / bench.HOME_MARKER).read_text())["version"] == info["version"]
     assert bench.prepare_home(home, pd.DataFrame(), pd.DataFrame(), []) == info  # reused, not rebuilt
+    # The client names shoppers by the shop's ids; the home holds only their pseudonyms.
+    known = (home / bench.KNOWN_FILE).read_text().split()
+    assert known and set(known) <= set(users)
+    db = (home / "fitloop.db").read_bytes()
+    assert not any(u.encode() in db for u in users)
 
     for rerank in (False, True):
         with bench.Server(home, rerank=rerank, ready_timeout_s=120) as srv:
@@ -120,5 +125,8 @@ def test_prepared_home_serves_over_http_with_and_without_reranking(bench: Module
             assert status == 200 and len(payload["items"]) == 12
             assert {it["item_id"] for it in payload["items"]} <= set(articles["article_id"])
             assert ("+bandit" in payload["policy_version"]) is rerank
+            with bench.HttpClient("127.0.0.1", srv.port) as client:
+                status, body = client.get(bench.request_targets(known, 1, 12, known_share=1.0)[0])
+            assert status == 200 and json.loads(body)["cold_start"] is False  # a personal list, not the popular one
             assert bench.proc_stats(srv.pid)[0] >= cpu0
         assert srv.proc is not None and srv.proc.returncode is not None  # stopped on leaving the block
