@@ -2,6 +2,8 @@
 
     /work/venv/bin/python benchmarks/online_loop.py                  # 3 seeds, writes docs + plots
     /work/venv/bin/python benchmarks/online_loop.py --seeds 1 --days 7 --no-write   # a quick look
+    # what docs/evaluation/online_loop.md reports: ablations and the MMR λ curve, 4 seeds
+    /work/venv/bin/python benchmarks/online_loop.py --seeds 1 2 3 4 --ablation --lambdas 0.7 0.8 --jobs 4
 
 For each seed, three arms run on identical copies of the same simulated shop (same seed, same
 visitors each day, same dice per shopper-day; see fitloop.evaluate.online_loop): the trained
@@ -10,7 +12,10 @@ recommender + ContextBoost + MMR diversity + exposure memory + LinUCB bandit lea
 clicks, carts, orders and (late) returns. The recommender is retrained every week on each arm's own
 accumulated events. Prints a table per seed and the mean over seeds with a 95 % interval of the
 difference to the static arm (paired by seed), writes docs/evaluation/online_loop.md (the
-measured part between the markers) and docs/evaluation/img/online_loop_*.png.
+measured part between the markers) and docs/evaluation/img/online_loop_*.png. ``--ablation`` adds
+the full arm without MMR, without MMR and exposure, and without the bandit; ``--lambdas`` adds the
+full arm at other MMR λ, and with the ablations a table and plot of the λ curve (reward, repetition,
+intra-list similarity against context + bandit).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from fitloop.evaluate.online_loop import (  # noqa: E402
     OnlineLoopConfig,
     ablation_arms,
     default_arms,
+    lambda_arms,
     run_online_loop,
 )
 from fitloop.evaluate.simulator import ShopConfig  # noqa: E402
@@ -55,11 +61,19 @@ METRICS = [  # column, label, format
     ("return_rate", "return rate", "{:.1%}"),
     ("coverage", "catalog coverage", "{:.1%}"),
     ("repetition", "repetition (7 d)", "{:.1%}"),
+    ("intra_list_similarity", "intra-list similarity", "{:.3f}"),
     ("mean_true_utility", "true utility / impression", "{:.3f}"),
 ]
 ARM_LABEL = {"static": "static ranking", "context": "+ context", "full": "+ context + diversity + bandit",
              "context+bandit": "ablation: + context + bandit",
+             "context+exposure+bandit": "ablation: + context + exposure + bandit (no MMR)",
              "context+diversity+exposure": "ablation: + context + diversity (no bandit)"}
+
+
+def arm_label(arm: str) -> str:
+    if arm.startswith("full@"):
+        return f"full, MMR λ = {arm[5:]}"
+    return ARM_LABEL.get(arm, arm)
 
 
 def fmt(col: str, v: float) -> str:
@@ -74,7 +88,7 @@ def run_seed(seed: int, args: argparse.Namespace) -> LoopResult:
                            retrain_every_days=args.retrain_every, seed=seed,
                            recommender=RecommenderConfig(content=None) if args.no_content else RecommenderConfig())
     t0 = time.perf_counter()
-    arms = {**default_arms(), **(ablation_arms() if args.ablation else {})}
+    arms = {**default_arms(), **(ablation_arms() if args.ablation else {}), **lambda_arms(args.lambdas)}
     res = run_online_loop(shop, arms, cfg,
                           progress=lambda s: print(f"  seed {seed} [{time.perf_counter() - t0:6.1f} s] {s}", flush=True))
     print(f"seed {seed}: {time.perf_counter() - t0:.0f} s  ({', '.join(f'{k} {v:.0f} s' for k, v in res.seconds.items())})")
@@ -109,6 +123,13 @@ def pooled(results: list[LoopResult]) -> tuple[pd.DataFrame, pd.DataFrame]:
     return mean, pd.DataFrame.from_dict(rows, orient="index")
 
 
+def _cell(row: pd.Series, col: str, f: str) -> str:
+    """``level (±difference ± half-width)`` of one λ-curve cell."""
+    d, h = row[f"{col}_diff"], row[f"{col}_half"]
+    half = f" ± {f.format(h)}" if np.isfinite(h) else ""
+    return f"{f.format(row[col])} ({'+' if d >= 0 else '−'}{f.format(abs(d))}{half})"
+
+
 def markdown(results: list[LoopResult], args: argparse.Namespace, wall: float) -> str:
     mean, diff = pooled(results)
     r0 = results[0]
@@ -124,14 +145,14 @@ def markdown(results: list[LoopResult], args: argparse.Namespace, wall: float) -
         "",
         f"Mean over {len(results)} seed(s):",
         "",
-        "| metric | " + " | ".join(ARM_LABEL.get(a, a) for a in mean.index) + " |",
+        "| metric | " + " | ".join(arm_label(a) for a in mean.index) + " |",
         "|---|" + "---:|" * len(mean.index),
     ]
     for col, label, _ in METRICS:
         cells = [fmt(col, mean.loc[a, col]) for a in mean.index]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines += ["", "Difference to the static arm, mean over seeds ± half-width of a 95 % t interval (paired by seed):", "",
-              "| metric | " + " | ".join(ARM_LABEL.get(a, a) for a in diff.index) + " |",
+              "| metric | " + " | ".join(arm_label(a) for a in diff.index) + " |",
               "|---|" + "---:|" * len(diff.index)]
     for col, label, _ in METRICS:
         cells = []
@@ -144,10 +165,22 @@ def markdown(results: list[LoopResult], args: argparse.Namespace, wall: float) -
     for r in results:
         s = r.summary()
         for a in s.index:
-            lines.append(f"| {r.config.seed} | {ARM_LABEL.get(a, a)} | "
+            lines.append(f"| {r.config.seed} | {arm_label(a)} | "
                          + " | ".join(fmt(c, s.loc[a, c]) for c, _, _ in METRICS) + " |")
+    curve = lambda_curve(results)
+    if curve is not None and len(curve) > 2:
+        lines += ["", "The MMR λ curve of the full arm (λ = 1: no MMR, i.e. context + exposure + bandit): mean over "
+                  "seeds, and in brackets the difference to context + bandit ± the half-width of a 95 % t interval "
+                  "(paired by seed):",
+                  "", "| MMR λ | cumulative reward | repetition (7 d) | intra-list similarity | catalog coverage |",
+                  "|---:|---:|---:|---:|---:|"]
+        for lam, row in curve.iterrows():
+            lines.append(f"| {lam:g} | {_cell(row, 'reward', '{:.0f}')} | {_cell(row, 'repetition', '{:.1%}')} | "
+                         f"{_cell(row, 'intra_list_similarity', '{:.3f}')} | {_cell(row, 'coverage', '{:.1%}')} |")
     lines += ["", "![cumulative reward](img/online_loop_reward.png)", "",
               "![daily rates](img/online_loop_daily.png)", ""]
+    if curve is not None and len(curve) > 2:
+        lines += ["![lambda curve](img/online_loop_lambda.png)", ""]
     return "\n".join(lines)
 
 
@@ -155,12 +188,13 @@ def plots(results: list[LoopResult]) -> None:
     IMG.mkdir(parents=True, exist_ok=True)
     frames = pd.concat([r.frame().assign(seed=r.config.seed) for r in results])
     colours = {"static": "tab:grey", "context": "tab:blue", "full": "tab:orange", "context+bandit": "tab:green",
-               "context+diversity+exposure": "tab:purple"}
+               "context+exposure+bandit": "tab:red", "context+diversity+exposure": "tab:purple"}
+    frames = frames[frames.arm.isin(list(colours))]  # the λ-curve arms have their own plot
     fig, ax = plt.subplots(figsize=(7, 4))
     for arm, g in frames.groupby("arm", sort=False):
         for seed, gs in g.groupby("seed"):
             ax.plot(gs["day"], gs["cum_reward"], color=colours.get(arm), alpha=0.8,
-                    label=ARM_LABEL.get(arm, arm) if seed == frames.seed.min() else None)
+                    label=arm_label(arm) if seed == frames.seed.min() else None)
     ax.set_xlabel("online day")
     ax.set_ylabel("cumulative reward (click 1, cart 2, order 5, return −4)")
     ax.set_title("Cumulative reward, one line per seed")
@@ -181,7 +215,7 @@ def plots(results: list[LoopResult]) -> None:
     ]
     for ax, (title, f) in zip(axes.ravel(), panels, strict=True):
         for arm, g in daily.groupby("arm", sort=False):
-            ax.plot(g["day"], f(g), color=colours.get(arm), label=ARM_LABEL.get(arm, arm))
+            ax.plot(g["day"], f(g), color=colours.get(arm), label=arm_label(arm))
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("online day")
     axes[0, 0].legend(fontsize=8)
@@ -189,6 +223,52 @@ def plots(results: list[LoopResult]) -> None:
     fig.tight_layout()
     fig.savefig(IMG / "online_loop_daily.png", dpi=110)
     plt.close(fig)
+
+    curve = lambda_curve(results)
+    if curve is not None and len(curve) > 2:
+        fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
+        for ax, (col, title) in zip(axes, [("reward", "cumulative reward − (context + bandit)"),
+                                           ("repetition", "repetition (7 d) − (context + bandit)"),
+                                           ("intra_list_similarity", "intra-list similarity − (context + bandit)")],
+                                    strict=True):
+            ax.errorbar(curve.index, curve[f"{col}_diff"], yerr=curve[f"{col}_half"], marker="o", capsize=3)
+            ax.set_title(title, fontsize=10)
+            ax.set_xlabel("MMR λ (1 = no MMR)")
+        axes[0].axhline(0.0, color="tab:green", lw=0.8)
+        fig.suptitle("Full pipeline (context + MMR + exposure + bandit) by MMR λ: difference to context + bandit, "
+                     "mean over seeds ± 95 % t", fontsize=10)
+        fig.tight_layout()
+        fig.savefig(IMG / "online_loop_lambda.png", dpi=110)
+        plt.close(fig)
+
+
+def lambda_curve(results: list[LoopResult]) -> pd.DataFrame | None:
+    """Per MMR λ of the full arm: reward, repetition and intra-list similarity (mean over seeds), and the
+    difference of each to context + bandit with the half-width of a 95 % t interval (paired by seed).
+    λ = 1 is context + exposure + bandit (no MMR)."""
+    from fitloop.rerank import MMRConfig
+
+    cols = ["reward", "repetition", "intra_list_similarity", "coverage"]
+    rows = []
+    for r in results:
+        s = r.summary()
+        if "context+bandit" not in s.index:
+            return None
+        lams = {a: float(a[5:]) for a in s.index if a.startswith("full@")}
+        lams["full"] = MMRConfig().lambda_
+        if "context+exposure+bandit" in s.index:
+            lams["context+exposure+bandit"] = 1.0
+        for arm, lam in lams.items():
+            rows.append({"seed": r.config.seed, "lambda": lam,
+                         **{c: s.loc[arm, c] for c in cols},
+                         **{f"{c}_diff": s.loc[arm, c] - s.loc["context+bandit", c] for c in cols}})
+    df = pd.DataFrame(rows)
+    g = df.groupby("lambda")
+    out = g[cols + [f"{c}_diff" for c in cols]].mean()
+    n = g.size()
+    for c in cols:
+        out[f"{c}_half"] = (g[f"{c}_diff"].std(ddof=1) * stats.t.ppf(0.975, n - 1) / np.sqrt(n)).where(n > 1)
+    return out
 
 
 def write_doc(block: str) -> None:
@@ -216,6 +296,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--no-content", action="store_true", help="switch the content candidate source off (faster)")
     p.add_argument("--ablation", action="store_true",
                    help="also run the full arm without the bandit and without diversity/exposure")
+    p.add_argument("--lambdas", type=float, nargs="*", default=[],
+                   help="also run the full arm at these MMR lambdas (the relevance/variety curve)")
     p.add_argument("--jobs", type=int, default=1, help="seeds run in parallel processes (default 1)")
     p.add_argument("--no-write", action="store_true", help="print only; do not touch docs/")
     args = p.parse_args(argv)

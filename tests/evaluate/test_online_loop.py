@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fitloop.catalog import ItemFeatures
 from fitloop.data import Context, Event, ScoredItem
 from fitloop.errors import InvalidInput
 from fitloop.evaluate.online_loop import (
@@ -17,13 +18,24 @@ from fitloop.evaluate.online_loop import (
     LoopResult,
     OnlineLoopConfig,
     PolicyFactory,
+    ablation_arms,
     default_arms,
+    lambda_arms,
     run_online_loop,
 )
 from fitloop.evaluate.simulator import ShopConfig, SimulatedShop
 from fitloop.recommend import RecommenderConfig
 from fitloop.recommend.ranker import RankerConfig
-from fitloop.rerank import Feedback
+from fitloop.rerank import (
+    Chain,
+    ContextBoost,
+    ExposureMemory,
+    Feedback,
+    LinUCBBandit,
+    MMRConfig,
+    MMRDiversifier,
+    intra_list_similarity,
+)
 
 # Little stock so that items sell out during the run; a high click rate so that a few days carry orders.
 SHOP = ShopConfig(n_items=150, n_shoppers=60, n_events=6_000, n_days=14, seed=5, target_ctr=0.08,
@@ -204,6 +216,16 @@ def test_arms_share_visitors_and_history() -> None:
     assert fa[1].drop(columns="arm").reset_index(drop=True).equals(fb[1].drop(columns="arm").reset_index(drop=True))
 
 
+def test_arms_share_the_policies_dice() -> None:
+    # Two copies of the bandit arm under different names flip the same exploration coins: the request
+    # id that seeds them does not carry the arm's name (it did, and arms drifted apart by chance alone).
+    small = replace(LOOP, days=2, shoppers_per_day=20, retrain_every_days=0)
+    full = default_arms()["full"]
+    r = run_online_loop(SHOP, {"one": full, "another name": full}, small)
+    assert (r.impressions["one"]["propensity"] < 1).any()
+    pd.testing.assert_frame_equal(r.impressions["one"], r.impressions["another name"])
+
+
 def test_factories_get_the_arm_setup() -> None:
     seen: list[ArmSetup] = []
 
@@ -214,6 +236,35 @@ def test_factories_get_the_arm_setup() -> None:
     small = replace(LOOP, days=1, shoppers_per_day=5, retrain_every_days=0)
     run_online_loop(SHOP, {"x": factory}, small)
     assert len(seen) == 1 and len(seen[0].catalog) == SHOP.n_items and seen[0].seed == small.seed
+
+
+def test_intra_list_similarity_is_that_of_the_shown_slates(result: LoopResult, shops: list[CheckingShop]) -> None:
+    # Recomputed from the impression log with the catalog's attribute features (the ones MMR uses).
+    feats = ItemFeatures.fit(shops[0].items)
+    for arm in ("static", "full"):
+        imp = result.impressions[arm]
+        slates = [g.sort_values("position")["item_id"].tolist() for _, g in imp.groupby(["day", "user_id"])]
+        want = np.mean([intra_list_similarity(ids, feats.pairwise) for ids in slates])
+        assert result.summary().loc[arm, "intra_list_similarity"] == pytest.approx(want, rel=1e-9)
+        assert 0 < want < 1
+
+
+def test_full_arm_runs_the_mmr_default_and_lambda_arms_their_own() -> None:
+    shop = SimulatedShop.generate(replace(SHOP, n_items=40, n_shoppers=5, n_events=300))
+    setup = ArmSetup(shop, {it.item_id: it for it in shop.items}, LOOP.reward, 0)
+
+    def mmr_lambda(factory: PolicyFactory) -> float:
+        chain = factory(setup)
+        assert isinstance(chain, Chain)
+        return next(p.lambda_ for p in chain.policies if isinstance(p, MMRDiversifier))
+
+    assert mmr_lambda(default_arms()["full"]) == MMRConfig().lambda_
+    arms = lambda_arms([0.7, 0.95])
+    assert list(arms) == ["full@0.7", "full@0.95"]
+    assert [mmr_lambda(f) for f in arms.values()] == [0.7, 0.95]
+    no_mmr = ablation_arms()["context+exposure+bandit"](setup)
+    assert isinstance(no_mmr, Chain)
+    assert [type(p) for p in no_mmr.policies] == [ContextBoost, ExposureMemory, LinUCBBandit]
 
 
 @pytest.mark.parametrize("kw", [{"days": 0}, {"shoppers_per_day": 0}, {"k": 0}, {"k": 30},

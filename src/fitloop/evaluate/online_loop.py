@@ -3,8 +3,10 @@
 Each *arm* is a policy stacked on the trained recommender. :func:`run_online_loop` runs every arm
 on its own, identically generated copy of :class:`~fitloop.evaluate.simulator.SimulatedShop`
 (same :class:`ShopConfig`, so the same catalog, shoppers, weather and history), with common random
-numbers: on each day the same shoppers visit in every arm, and the simulator's dice for a shopper
-on a day are seeded by (seed, day, shopper), so two arms differ only by what they chose to show.
+numbers: on each day the same shoppers visit in every arm, the simulator's dice for a shopper on a
+day are seeded by (seed, day, shopper), and so are the policies' own dice (the request id, which
+seeds the bandit's exploration, is the day and shopper, not the arm), so two arms differ only by
+what they chose to show.
 
 One day of one arm:
 
@@ -23,7 +25,8 @@ Metrics per arm and day (:class:`DayMetrics`): reward with :class:`RewardWeights
 day's orders included when they eventually arrive, so late days are not flattered), click rate per
 impression, orders per impression and per shopper-day, return rate (returned / ordered lines),
 catalog coverage (distinct items shown / items launched), repetition (share of impressions of an
-item the same shopper was shown within the previous ``repetition_days`` days) and the mean *true*
+item the same shopper was shown within the previous ``repetition_days`` days), intra-list
+similarity (mean pairwise attribute cosine within a slate, what MMR lowers) and the mean *true*
 utility of what was shown (the simulator's hidden truth, boredom included).
 
 >>> from fitloop.recommend import RecommenderConfig
@@ -64,7 +67,9 @@ from fitloop.rerank import (
     MMRDiversifier,
     Policy,
     RewardWeights,
+    intra_list_similarity,
 )
+from fitloop.rerank.diversity import PaddedRows
 
 __all__ = [
     "OnlineLoopConfig",
@@ -78,6 +83,7 @@ __all__ = [
     "full_arm",
     "default_arms",
     "ablation_arms",
+    "lambda_arms",
 ]
 
 
@@ -149,6 +155,7 @@ class DayMetrics:
     distinct_items: int = 0
     new_items: int = 0  # items shown for the first time in this run
     repeated: int = 0  # impressions of an item this shopper was shown within repetition_days
+    slate_similarity: float = 0.0  # sum over slates of their mean pairwise attribute similarity
     dropped_unavailable: int = 0  # items a policy returned that were not available (never shown)
     retrained: bool = False
 
@@ -174,6 +181,7 @@ class LoopResult:
         df["cum_reward"] = df.groupby("arm", sort=False)["reward"].cumsum()
         df["coverage"] = df.groupby("arm", sort=False)["new_items"].cumsum() / self.catalog_size
         df["repetition"] = df["repeated"] / imp
+        df["intra_list_similarity"] = df["slate_similarity"] / df["shoppers"].where(df["shoppers"] > 0)
         df["mean_true_utility"] = df["true_utility"] / imp
         return df
 
@@ -183,7 +191,7 @@ class LoopResult:
         for arm, ms in self.arms.items():
             t = {f: sum(getattr(m, f) for m in ms) for f in (
                 "shoppers", "impressions", "clicks", "carts", "orders", "returns", "reward", "true_utility",
-                "new_items", "repeated", "dropped_unavailable")}
+                "new_items", "repeated", "slate_similarity", "dropped_unavailable")}
             imp = max(t["impressions"], 1)
             rows[arm] = {
                 "shopper_days": t["shoppers"],
@@ -196,6 +204,7 @@ class LoopResult:
                 "return_rate": t["returns"] / t["orders"] if t["orders"] else float("nan"),
                 "coverage": t["new_items"] / self.catalog_size,
                 "repetition": t["repeated"] / imp,
+                "intra_list_similarity": t["slate_similarity"] / max(t["shoppers"], 1),
                 "mean_true_utility": t["true_utility"] / imp,
                 "orders": t["orders"],
                 "returns": t["returns"],
@@ -231,7 +240,7 @@ def context_arm(config: ContextBoostConfig | None = None) -> PolicyFactory:
 def full_arm(
     bandit: BanditConfig | None = None,
     *,
-    mmr_lambda: float = 0.7,
+    mmr_lambda: float | None = None,
     exposure: ExposureConfig | None = None,
     context: ContextBoostConfig | None = None,
     with_diversity: bool = True,
@@ -241,7 +250,8 @@ def full_arm(
     """Recommender + context boost + MMR diversity + exposure memory + LinUCB bandit (last).
 
     The bandit learns the loop's reward (:attr:`OnlineLoopConfig.reward`) and is seeded by the loop.
-    The ``with_*`` switches leave a stage out (for ablations).
+    ``mmr_lambda``: ``None`` is :class:`fitloop.rerank.MMRConfig`'s default. The ``with_*`` switches leave a stage
+    out (for ablations).
     """
 
     def make(setup: ArmSetup) -> Policy | None:
@@ -263,8 +273,14 @@ def ablation_arms(bandit: BanditConfig | None = None) -> dict[str, PolicyFactory
     """The full arm with its learning or its variety stages left out: which part costs or pays?"""
     return {
         "context+bandit": full_arm(bandit, with_diversity=False, with_exposure=False),
+        "context+exposure+bandit": full_arm(bandit, with_diversity=False),
         "context+diversity+exposure": full_arm(bandit, with_bandit=False),
     }
+
+
+def lambda_arms(lambdas: Sequence[float], bandit: BanditConfig | None = None) -> dict[str, PolicyFactory]:
+    """The full arm at other MMR ``lambda_`` values (named ``full@λ``): the relevance/variety curve."""
+    return {f"full@{lam:g}": full_arm(bandit, mmr_lambda=lam) for lam in lambdas}
 
 
 def default_arms(bandit: BanditConfig | None = None) -> dict[str, PolicyFactory]:
@@ -295,6 +311,17 @@ class _Availability:
             return False
         # state.stock is the array respond() and checkout() decrement, so this is always current.
         return bool(self.shop.catalog.created_day[k] <= self.day and self.shop.state.stock[k].sum() > 0)
+
+
+def _slate_similarity(features: ItemFeatures) -> Callable[[Sequence[str]], float]:
+    """Mean pairwise attribute cosine of a slate, with the features MMR uses (the same dense fast path)."""
+    padded = PaddedRows.build(features)
+    pairwise: Callable[[Sequence[str]], np.ndarray] = padded.pairwise if padded is not None else features.pairwise
+
+    def mean_similarity(ids: Sequence[str]) -> float:
+        return intra_list_similarity(ids, pairwise)
+
+    return mean_similarity
 
 
 def _train(interactions: pd.DataFrame, items: pd.DataFrame, cfg: RecommenderConfig, as_of: date) -> Recommender:
@@ -361,12 +388,14 @@ def run_online_loop(
     base_rec = _train(history, items_df, rec_cfg, shop_config.start + timedelta(days=start_day - 1))
     seconds = {"initial_training": time.perf_counter() - t0}
     catalog_size = len(first.item_ids(start_day + cfg.days - 1))
+    similarity = _slate_similarity(ItemFeatures.fit(first.items))
     arms: dict[str, list[DayMetrics]] = {}
     impressions: dict[str, pd.DataFrame] = {}
     for n, (name, factory) in enumerate(policies.items()):
         t1 = time.perf_counter()
         shop = first if n == 0 else shop_factory(shop_config)
-        arms[name], impressions[name] = _run_arm(name, shop, factory, base_rec, history, items_df, rec_cfg, cfg, say)
+        arms[name], impressions[name] = _run_arm(name, shop, factory, base_rec, history, items_df, rec_cfg, cfg, say,
+                                                 similarity)
         seconds[name] = time.perf_counter() - t1
     if not cfg.keep_impressions:
         impressions = {}
@@ -383,6 +412,7 @@ def _run_arm(
     rec_cfg: RecommenderConfig,
     cfg: OnlineLoopConfig,
     say: Callable[[str], None],
+    similarity: Callable[[Sequence[str]], float],
 ) -> tuple[list[DayMetrics], pd.DataFrame]:
     start_day = shop.config.n_days
     catalog = {it.item_id: it for it in shop.items}
@@ -415,7 +445,9 @@ def _run_arm(
         shown_today: set[str] = set()
         for uk in sorted(visitors.tolist()):
             user = user_ids[uk]
-            request = f"{name}-{day}-{user}"
+            # Not the arm's name: a policy's dice (the bandit's exploration) are seeded by the request, so
+            # every arm flips the same coins for the same shopper-day (common random numbers).
+            request = f"{day}-{user}"
             ctx = shop.context(user, day)
             ctx = replace(ctx, extra={"user_id": user, "request_id": request})
             cands = rec.recommend(user, k=cfg.n_candidates, context=ctx, in_stock=available)
@@ -439,6 +471,7 @@ def _run_arm(
             m.shoppers += 1
             m.impressions += len(ids)
             m.true_utility += float(shop.true_utility(user, ids, day).sum())
+            m.slate_similarity += similarity(ids)
             seen_by = last_seen.setdefault(user, {})
             for iid in ids:
                 prev = seen_by.get(iid)
