@@ -48,7 +48,7 @@ def _tiny_hm(seed: int = 3) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
         "index_name": ["Ladieswear"] * n_items,
         "perceived_colour_master_name": ["Black"] * n_items,
     })
-    users = [f"c{u:03d}" for u in range(n_users)]
+    users = [f"raw-shopper-{u:03d}" for u in range(n_users)]  # cannot occur by chance in hex pseudonyms
     sold = rng.integers(0, n_items - 10, n_tx)  # the last 10 articles never sell: they get a type median price
     tx = pd.DataFrame({
         "t_dat": pd.Timestamp("2020-03-01") + pd.to_timedelta(rng.integers(0, 90, n_tx), unit="D"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
@@ -18,6 +19,22 @@ from fitloop.data import Context
 from fitloop.services.recommend import MAX_K, SLOTS
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
+
+#: Recommendation calls run at most this many at a time, in worker threads. Each is a few milliseconds of
+#: Python that holds the interpreter lock; with one thread per concurrent request (FastAPI's default for a
+#: sync route) they take turns every switch interval, so every request of a burst finishes late and the
+#: switching itself costs about a millisecond more per request. Two keeps a slow weather lookup from
+#: holding up the others while the rest wait their turn in arrival order.
+MAX_CONCURRENT_RECOMMENDATIONS = 2
+_limiters: dict[int, anyio.CapacityLimiter] = {}
+
+
+def _limiter(app: object) -> anyio.CapacityLimiter:
+    # One per application (a test process runs several), made inside the running event loop.
+    lim = _limiters.get(id(app))
+    if lim is None:
+        lim = _limiters[id(app)] = anyio.CapacityLimiter(MAX_CONCURRENT_RECOMMENDATIONS)
+    return lim
 
 
 class RecommendedItem(BaseModel):
@@ -42,7 +59,7 @@ class RecommendationList(BaseModel):
     summary="Recommend items for a shopper",
     responses={422: {"description": "a parameter is malformed"}, 503: {"description": "no model trained yet"}},
 )
-def recommendations(
+async def recommendations(
     request: Request,
     user_id: Annotated[str, Query(min_length=1, max_length=128,
                                   description="The shop's id for the shopper (customer or anonymous id); "
@@ -62,8 +79,10 @@ def recommendations(
     ctx = Context(slot=slot, city=city, day=day, temperature_c=temperature_c, rain_mm=rain_mm, item_id=item_id)
     privacy = request.app.state.container.privacy
     pid = privacy.pseudonymise(user_id) if privacy is not None else user_id
-    recs = service.recommend(pid, slot=slot, k=k, context=ctx, exclude=excluded, size=size,
-                             request_id=request_id_var.get())
+    request_id = request_id_var.get()
+    recs = await anyio.to_thread.run_sync(
+        lambda: service.recommend(pid, slot=slot, k=k, context=ctx, exclude=excluded, size=size, request_id=request_id),
+        limiter=_limiter(request.app))
     return RecommendationList(
         user_id=recs.user_id,
         request_id=recs.request_id,
