@@ -11,23 +11,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from fitloop.cli.bandit import register
 from fitloop.errors import FitloopError
 from fitloop.rerank.offpolicy import OffPolicyLearner, read_obd_log
 from tests.conftest import require_data_file
 from tests.rerank.obd_synth import synthetic_item_context, synthetic_obd_log
-
-
-@pytest.fixture()
-def app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def _root() -> None:
-        """fitloop (test root)."""
-
-    register(app)
-    return app
 
 
 def test_train_then_score_one_row_per_input_row(app: typer.Typer, tmp_path: Path) -> None:

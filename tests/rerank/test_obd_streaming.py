@@ -12,24 +12,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from fitloop.cli.bandit import register
 from fitloop.datasets import obd
 from fitloop.errors import DatasetError, InvalidInput
 from fitloop.rerank.offpolicy import ObdLog, OffPolicyConfig, OffPolicyLearner, iter_obd_log, read_obd_log
 from tests.conftest import require_data_file
 from tests.rerank.obd_synth import synthetic_item_context, synthetic_obd_log
-
-
-@pytest.fixture()
-def app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def _root() -> None:
-        """fitloop (test root)."""
-
-    register(app)
-    return app
 
 
 def _assert_same_log(a: ObdLog, b: ObdLog) -> None:

@@ -140,7 +140,7 @@ class Column:
     convert: Converter | None = None
 
 
-def _row_error(path: Path, column: str, idx: int, value: object, expected: str) -> DatasetError:
+def row_error(path: Path, column: str, idx: int, value: object, expected: str) -> DatasetError:
     return DatasetError(
         f"{path.name}: column {column!r} has an unparsable value {value!r} at data row {idx + 1} "
         f"(line {idx + 2} of the file, counting the header); expected {expected}.",
@@ -153,7 +153,7 @@ def _first_bad(path: Path, column: str, raw: pd.Series, bad: np.ndarray | pd.Ser
     bad_arr = np.asarray(bad, dtype=bool)
     if bad_arr.any():
         i = int(np.flatnonzero(bad_arr)[0])
-        raise _row_error(path, column, i, raw.iloc[i], expected)
+        raise row_error(path, column, i, raw.iloc[i], expected)
 
 
 def as_int(*, required: bool = True) -> Column:

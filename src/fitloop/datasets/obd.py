@@ -29,6 +29,7 @@ from fitloop.datasets._common import (
     find_file,
     read_checked_csv,
     read_header,
+    row_error,
 )
 from fitloop.errors import DatasetError
 
@@ -103,15 +104,6 @@ _AFFINITY_PREFIX = "user-item_affinity_"
 _USER_PREFIX = "user_feature_"
 
 
-def _bad(path: Path, column: str, row: int, value: object, expected: str) -> DatasetError:
-    return DatasetError(
-        f"{path.name}: column {column!r} has an unparsable value {value!r} at data row {row + 1} "
-        f"(line {row + 2} of the file, counting the header); expected {expected}.",
-        code="dataset_bad_value",
-        details={"path": str(path), "column": column, "row": row + 1, "value": str(value), "expected": expected},
-    )
-
-
 def _check_chunk(df: pd.DataFrame, path: Path, offset: int) -> pd.DataFrame:
     """Type one chunk compactly and point at the first bad value (row numbers count from the file's start)."""
     out: dict[str, object] = {}
@@ -123,7 +115,7 @@ def _check_chunk(df: pd.DataFrame, path: Path, offset: int) -> pd.DataFrame:
                 bad = (num.isna() | (num % 1 != 0)).to_numpy()
                 if bad.any():
                     i = int(np.flatnonzero(bad)[0])
-                    raise _bad(path, c, offset + i, s.iloc[i], "an integer")
+                    raise row_error(path, c, offset + i, s.iloc[i], "an integer")
                 s = num
             out[c] = s.to_numpy(np.int64)
         elif c == "propensity_score" or c.startswith(_AFFINITY_PREFIX):
@@ -132,7 +124,7 @@ def _check_chunk(df: pd.DataFrame, path: Path, offset: int) -> pd.DataFrame:
             bad = (num.isna() if c == "propensity_score" else s.notna() & num.isna()).to_numpy()
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
-                raise _bad(path, c, offset + i, s.iloc[i], "a number")
+                raise row_error(path, c, offset + i, s.iloc[i], "a number")
             # Affinities are small counts in the Open Bandit Dataset: float32 holds them exactly at half the memory.
             out[c] = num.to_numpy(np.float32 if c.startswith(_AFFINITY_PREFIX) else np.float64)
         elif c == "timestamp":
@@ -140,7 +132,7 @@ def _check_chunk(df: pd.DataFrame, path: Path, offset: int) -> pd.DataFrame:
             bad = ts.isna().to_numpy()
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
-                raise _bad(path, c, offset + i, s.iloc[i],
+                raise row_error(path, c, offset + i, s.iloc[i],
                            "an ISO-8601 timestamp like 2019-11-24 00:00:17.004101+00:00")
             out[c] = ts
         else:

@@ -26,14 +26,14 @@ router = APIRouter(prefix="/v1", tags=["recommendations"])
 #: switching itself costs about a millisecond more per request. Two keeps a slow weather lookup from
 #: holding up the others while the rest wait their turn in arrival order.
 MAX_CONCURRENT_RECOMMENDATIONS = 2
-_limiters: dict[int, anyio.CapacityLimiter] = {}
 
 
-def _limiter(app: object) -> anyio.CapacityLimiter:
-    # One per application (a test process runs several), made inside the running event loop.
-    lim = _limiters.get(id(app))
+def _limiter(request: Request) -> anyio.CapacityLimiter:
+    # One per application, kept on its state and made inside its running event loop on first use.
+    state = request.app.state
+    lim: anyio.CapacityLimiter | None = getattr(state, "recommend_limiter", None)
     if lim is None:
-        lim = _limiters[id(app)] = anyio.CapacityLimiter(MAX_CONCURRENT_RECOMMENDATIONS)
+        lim = state.recommend_limiter = anyio.CapacityLimiter(MAX_CONCURRENT_RECOMMENDATIONS)
     return lim
 
 
@@ -82,7 +82,7 @@ async def recommendations(
     request_id = request_id_var.get()
     recs = await anyio.to_thread.run_sync(
         lambda: service.recommend(pid, slot=slot, k=k, context=ctx, exclude=excluded, size=size, request_id=request_id),
-        limiter=_limiter(request.app))
+        limiter=_limiter(request))
     return RecommendationList(
         user_id=recs.user_id,
         request_id=recs.request_id,
